@@ -1,0 +1,34 @@
+"""Config checks and serialisation shared by every experiment.
+
+Experiment configs are `ml_collections.ConfigDict`s, one file per experiment
+under `experiments/configs/`, locked so that a mistyped field is an error.
+`check_common` validates the fields every experiment has; each task checks its
+own (`Task.check`). Both run before anything is compiled or written.
+"""
+
+from __future__ import annotations
+
+import json
+
+from genjax.errors import UserError
+
+POSITIVE_INTS = ("num_train_steps", "batch_size", "eval_batch_size", "log_every",
+                 "eval_every", "checkpoint_every", "keep_checkpoints")
+
+
+def check_common(config) -> None:
+    if not isinstance(config.seed, int):
+        raise UserError(f"seed must be an integer, got {config.seed!r}")
+    for name in POSITIVE_INTS:
+        value = config[name]
+        if not isinstance(value, int) or value <= 0:
+            raise UserError(f"{name} must be a positive integer, got {value!r}")
+    from genjax.train.tasks import TASKS
+
+    if config.task not in TASKS:
+        raise UserError(f"unknown task {config.task!r}; choose one of {sorted(TASKS)}")
+
+
+def config_to_json(config) -> str:
+    """The resolved config as indented JSON (tuples become lists)."""
+    return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)

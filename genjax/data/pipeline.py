@@ -1,0 +1,228 @@
+"""Deterministic, resumable batch iterators over tfds datasets.
+
+A split is read once through tfds (`builder.as_dataset`, files in their stored
+order) and its per-example preprocessing (`registry.DATASETS`) is run in
+tf.data; the result is held as a uint8 array. Batches are then drawn by index:
+the global batch at step `s` is a pure function of `(seed, s)`, like grain's
+index sampler. That gives, without checkpointing an iterator:
+
+* training: infinite, reshuffled every epoch from the seed, `drop_remainder`
+  (batches never straddle an epoch), resumable at any step exactly;
+* multi-host: every process computes the same global order and keeps its own
+  contiguous slice of each global batch (even splits);
+* evaluation: every example exactly once, the last batch padded, with a mask.
+
+Image ranges: "[-1,1]" and "[0,1]" are float32 scalings; "binary" is dynamic
+binarisation (each pixel ~ Bernoulli(intensity), redrawn every time an example
+is seen in training, fixed by the seed for evaluation); "uint8" keeps the 256
+integer levels (as float32) for discrete likelihoods.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from genjax.data import offline
+from genjax.data.registry import DATASETS
+from genjax.errors import UserError
+
+IMAGE_RANGES = ("[-1,1]", "[0,1]", "binary", "uint8")
+DATA_DIR_ENV = "GENJAX_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """The tfds data dir: $GENJAX_DATA_DIR, else tfds's default (~/tensorflow_datasets)."""
+    if DATA_DIR_ENV in os.environ:
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    return Path(os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")).expanduser()
+
+
+def check_dataset(name: str, split: str | None = None, *, with_labels: bool = False,
+                  image_range: str | None = None) -> None:
+    """Raise a one-line `UserError` for an unknown dataset, split or option."""
+    if name not in DATASETS:
+        raise UserError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
+    spec = DATASETS[name]
+    if split is not None and split.split("[")[0] not in spec.splits:
+        raise UserError(f"dataset {name!r} has no split {split!r}; it has {list(spec.splits)}")
+    if with_labels and spec.num_classes is None:
+        raise UserError(f"dataset {name!r} has no class labels")
+    if image_range is not None and image_range not in IMAGE_RANGES:
+        raise UserError(f"unknown image_range {image_range!r}; choose one of {list(IMAGE_RANGES)}")
+
+
+def _prepare(name: str, directory: Path):
+    """The tfds builder for `name`, built in `directory` if it is not there yet."""
+    import tensorflow_datasets as tfds
+
+    spec = DATASETS[name]
+    builder = tfds.builder(spec.tfds_name, data_dir=str(directory))
+    if builder.is_prepared():
+        return builder
+    if name == "fashion_mnist" and offline.source_available():
+        manual = offline.write_manual_dir(directory / "downloads" / "manual" / "fashion_mnist")
+        logging.info("building fashion_mnist from %s (offline)", offline.source_dir())
+        config = tfds.download.DownloadConfig(manual_dir=str(manual))
+        builder.download_and_prepare(download_config=config)
+        return builder
+    hint = (f"apt-get install -y dataset-fashion-mnist (or set {offline.ENV_DIR} to a "
+            "directory with the four IDX .gz files)" if name == "fashion_mnist" else
+            f"run once with network access, or copy a prepared tfds '{spec.tfds_name}' "
+            f"directory into {directory} (or set {DATA_DIR_ENV})")
+    if not _online():
+        # Without this check tfds retries its downloads for minutes before failing.
+        raise UserError(f"dataset {name!r} is not in {directory} and there is no network to "
+                        f"download it; {hint}")
+    try:
+        builder.download_and_prepare()
+    except Exception as err:  # tfds raises many kinds here; the user needs one line
+        logging.debug("download_and_prepare(%s) failed", name, exc_info=True)
+        raise UserError(f"dataset {name!r} is not in {directory} and could not be downloaded "
+                        f"({type(err).__name__}); {hint}") from None
+    return builder
+
+
+def _online(host: str = "storage.googleapis.com", timeout: float = 3.0) -> bool:
+    """Whether tfds's download host answers (a DNS lookup and a TCP connect)."""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=8)
+def _load(name: str, split: str, directory: str) -> tuple[np.ndarray, np.ndarray]:
+    import tensorflow as tf
+
+    builder = _prepare(name, Path(directory))
+    ds = builder.as_dataset(split=split, shuffle_files=False)
+    ds = ds.map(DATASETS[name].preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    images, labels = [], []
+    for batch in ds.batch(4096).as_numpy_iterator():
+        images.append(batch["image"])
+        labels.append(batch["label"])
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def load_split(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The whole split as (uint8 images (N, H, W, C), int32 labels (N,)), cached in memory."""
+    check_dataset(name, split)
+    return _load(name, split, str(data_dir()))
+
+
+def num_examples(name: str, split: str) -> int:
+    return len(load_split(name, split)[1])
+
+
+def convert_images(images: np.ndarray, image_range: str, rng: np.random.Generator | None
+                   ) -> np.ndarray:
+    """uint8 images -> float32 in `image_range` (see module docstring)."""
+    if image_range == "[-1,1]":
+        return images.astype(np.float32) / 127.5 - 1.0
+    if image_range == "[0,1]":
+        return images.astype(np.float32) / 255.0
+    if image_range == "uint8":
+        return images.astype(np.float32)
+    if image_range == "binary":
+        probs = images.astype(np.float32) / 255.0
+        return (rng.random(probs.shape, dtype=np.float32) < probs).astype(np.float32)
+    raise UserError(f"unknown image_range {image_range!r}; choose one of {list(IMAGE_RANGES)}")
+
+
+def _process_slice(global_batch: int) -> slice:
+    count, index = jax.process_count(), jax.process_index()
+    if global_batch % count:
+        raise UserError(f"batch_size={global_batch} is not divisible by {count} processes")
+    local = global_batch // count
+    return slice(index * local, (index + 1) * local)
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The permutation of `n` examples used in `epoch`: a pure function of (seed, epoch)."""
+    return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
+
+
+def train_batch(images, labels, *, batch_size: int, seed: int, step: int, image_range: str,
+                with_labels: bool) -> dict[str, np.ndarray]:
+    """This process's part of the global training batch number `step`."""
+    n = len(images)
+    per_epoch = n // batch_size
+    epoch, index = divmod(step, per_epoch)
+    order = _cached_order(seed, epoch, n)
+    chosen = order[index * batch_size:(index + 1) * batch_size][_process_slice(batch_size)]
+    rng = np.random.default_rng([seed, step, 0xB17])
+    batch = {"image": convert_images(images[chosen], image_range, rng)}
+    if with_labels:
+        batch["label"] = labels[chosen].astype(np.int32)
+    return batch
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    return epoch_order(seed, epoch, n)
+
+
+def train_iterator(name: str, *, batch_size: int, seed: int, split: str = "train",
+                   image_range: str = "[-1,1]", with_labels: bool = False,
+                   start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
+    """Infinite training batches from `start_step` on (global `batch_size`, this process's part).
+
+    The same (seed, step) always gives the same batch, so a resumed run passes
+    `start_step=state.step` and sees exactly the batches it would have seen.
+    """
+    check_dataset(name, split, with_labels=with_labels, image_range=image_range)
+    if batch_size <= 0:
+        raise UserError(f"batch_size must be positive, got {batch_size}")
+    images, labels = load_split(name, split)
+    if batch_size > len(images):
+        raise UserError(f"batch_size={batch_size} exceeds the {len(images)} examples of "
+                        f"{name}:{split}")
+    step = start_step
+    while True:
+        yield train_batch(images, labels, batch_size=batch_size, seed=seed, step=step,
+                          image_range=image_range, with_labels=with_labels)
+        step += 1
+
+
+def eval_iterator(name: str, *, batch_size: int, split: str = "test",
+                  image_range: str = "[-1,1]", with_labels: bool = False, seed: int = 0
+                  ) -> Iterator[dict[str, np.ndarray]]:
+    """One pass over the split: each example exactly once, in order, padded with a mask.
+
+    With several processes each takes a contiguous, equally long share (padded),
+    so all run the same number of batches. `batch_size` is global. Binarisation
+    (image_range="binary") is fixed by `seed`, so every evaluation sees the same data.
+    """
+    check_dataset(name, split, with_labels=with_labels, image_range=image_range)
+    if batch_size <= 0:
+        raise UserError(f"batch_size must be positive, got {batch_size}")
+    images, labels = load_split(name, split)
+    local = batch_size // jax.process_count()
+    _process_slice(batch_size)
+    n = len(images)
+    per_process = -(-n // jax.process_count())
+    num_batches = -(-per_process // local)
+    begin = jax.process_index() * per_process
+    end = min(begin + per_process, n)
+    for b in range(num_batches):
+        lo, hi = begin + b * local, min(begin + (b + 1) * local, end)
+        count = max(hi - lo, 0)
+        index = np.arange(lo, lo + count)
+        rng = np.random.default_rng([seed, b, jax.process_index(), 0xE7A1])
+        image = np.zeros((local, *images.shape[1:]), np.float32)
+        image[:count] = convert_images(images[index], image_range, rng)
+        batch = {"image": image, "mask": np.arange(local) < count}
+        if with_labels:
+            label = np.zeros((local,), np.int32)
+            label[:count] = labels[index]
+            batch["label"] = label
+        yield batch

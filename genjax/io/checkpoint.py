@@ -1,0 +1,60 @@
+"""Orbax checkpoints of the whole training state, and a restore that survives damage.
+
+The state pytree is saved as a nested dict (`flax.serialization.to_state_dict`)
+with orbax's `StandardSave`; orbax writes each step into a temporary directory
+and renames it only when complete, so a crash or SIGKILL mid-save never leaves
+a half-written step where a finished one is expected. `restore_latest` walks
+the saved steps newest first: a step that cannot be read (corrupt or truncated
+files) is reported with a warning and the previous one is restored instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import flax.serialization
+import jax
+import orbax.checkpoint as ocp
+
+from genjax.errors import UserError
+
+
+def make_manager(directory: str | Path, *, max_to_keep: int = 3) -> ocp.CheckpointManager:
+    """A `CheckpointManager` keeping the newest `max_to_keep` steps, saving asynchronously."""
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=True,
+        enable_async_checkpointing=True)
+    return ocp.CheckpointManager(Path(directory).absolute(), options=options)
+
+
+def save(manager: ocp.CheckpointManager, step: int, state: Any) -> None:
+    """Start saving `state` as `step` (async); `manager.wait_until_finished()` to block."""
+    state_dict = flax.serialization.to_state_dict(jax.device_get(state))
+    manager.save(step, args=ocp.args.StandardSave(state_dict), force=True)
+
+
+def restore(manager: ocp.CheckpointManager, step: int, template: Any) -> Any:
+    """Restore `step` into the structure (and shardings) of `template`."""
+    target = flax.serialization.to_state_dict(template)
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    return flax.serialization.from_state_dict(template, restored)
+
+
+def restore_latest(manager: ocp.CheckpointManager, template: Any) -> tuple[Any, int | None]:
+    """Restore the newest readable step; returns `(state, step)` or `(template, None)`."""
+    steps = sorted(manager.all_steps(), reverse=True)
+    for i, step in enumerate(steps):
+        try:
+            return restore(manager, step, template), step
+        except Exception as err:  # orbax/tensorstore raise many kinds for damaged files
+            fallback = f"trying step {steps[i + 1]}" if i + 1 < len(steps) else "none left"
+            logging.warning("checkpoint step %d in %s is unreadable (%s: %s); %s",
+                            step, manager.directory, type(err).__name__,
+                            str(err).splitlines()[0][:200] if str(err) else "", fallback)
+    if steps:
+        raise UserError(f"no readable checkpoint in {manager.directory} (steps {steps} are all "
+                        "damaged); move the directory away to start afresh")
+    return template, None

@@ -1,0 +1,55 @@
+"""Meshes and shardings: the only module that knows about devices.
+
+Training uses `jax.jit` with a `NamedSharding` over a 1-D mesh of all devices
+(axis "data"; on one host these are the local devices), the big_vision way: the batch is split along its leading
+axis, the train state is replicated, and XLA inserts the gradient all-reduce.
+The steps also accept an `axis_name` for users who prefer `pmap`.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from genjax.errors import UserError
+
+DATA_AXIS = "data"
+
+
+def make_mesh(devices=None) -> Mesh:
+    """A 1-D mesh over `devices` (default: every device of every process), Auto axes."""
+    devices = jax.devices() if devices is None else devices
+    return Mesh(np.asarray(devices), (DATA_AXIS,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def batch_sharded(mesh: Mesh) -> NamedSharding:
+    """Split the leading (batch) axis over the mesh."""
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def check_batch_divisible(batch_size: int, mesh: Mesh, what: str = "batch_size") -> None:
+    n = mesh.devices.size
+    if batch_size % n:
+        raise UserError(
+            f"{what}={batch_size} is not divisible by the {n} devices; "
+            f"choose a multiple of {n}."
+        )
+
+
+def shard_batch(batch, mesh: Mesh):
+    """Turn this process's part of a global batch (numpy pytree) into global arrays.
+
+    With one process this is `device_put` with the batch sharding; with several,
+    each process passes its own slice and the result is the global batch.
+    """
+    sharding = batch_sharded(mesh)
+    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+
+
+def replicate(tree, mesh: Mesh):
+    return jax.device_put(tree, replicated(mesh))

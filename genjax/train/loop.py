@@ -1,0 +1,152 @@
+"""`fit(config, workdir)`: the training loop as a library function.
+
+What it does, in order:
+1. validates the config (one-line `UserError` before anything is compiled or written);
+2. builds the task (model, loss, data) from the `TASKS` registry;
+3. restores the newest readable checkpoint in `workdir/checkpoints`, if any, so
+   that running the same command again resumes; the data iterator restarts at
+   the restored step, so a resumed run sees exactly the batches it would have;
+4. runs the jitted, sharded train step, logging averaged metrics (TensorBoard
+   event files, `metrics.jsonl`, log) with a progress bar (steps/s, ETA);
+5. evaluates and checkpoints at intervals and at the end.
+
+Safety: every metric is checked for NaN/Inf before a checkpoint is written and
+at each log interval; a non-finite value stops the run with a `NonFiniteError`
+naming the step and the metric, and no checkpoint of the bad state is saved.
+SIGTERM (a scheduler's preemption) saves a checkpoint and returns cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from genjax import parallel
+from genjax.config import check_common, config_to_json
+from genjax.errors import NonFiniteError
+from genjax.io import checkpoint, writers
+from genjax.train.tasks import make_task
+
+
+class _TermFlag:
+    """Set by SIGTERM; the loop checks it between steps."""
+
+    def __init__(self):
+        self.raised = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        self.raised = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _check_finite(pending: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+    """Fetch pending per-step metrics; raise on the first non-finite value."""
+    fetched = jax.device_get(pending)
+    for step, metrics in fetched:
+        for name, value in metrics.items():
+            if not np.all(np.isfinite(value)):
+                raise NonFiniteError(
+                    f"non-finite {name}={float(np.asarray(value).mean())} at step {step + 1}; "
+                    "stopped without saving it (the last good checkpoint is intact)")
+    return fetched
+
+
+def _mean_metrics(fetched: list[tuple[int, dict]]) -> dict[str, float]:
+    names = fetched[0][1].keys()
+    return {f"train/{k}": float(np.mean([m[k] for _, m in fetched])) for k in names}
+
+
+def _truncate_jsonl(path: Path, last_step: int) -> None:
+    """Drop records written after the restored step by the run that was interrupted."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line)["step"] <= last_step]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+def fit(config, workdir: str | Path):
+    """Train `config` in `workdir` (resuming from its checkpoints); returns the final state."""
+    check_common(config)
+    task = make_task(config)  # validates the task's own fields; builds nothing heavy
+    mesh = parallel.make_mesh()
+    parallel.check_batch_divisible(config.batch_size, mesh)
+    parallel.check_batch_divisible(config.eval_batch_size, mesh, "eval_batch_size")
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.json").write_text(config_to_json(config))
+
+    state = task.init_state(jax.random.PRNGKey(config.seed))
+    manager = checkpoint.make_manager(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
+    state, restored_step = checkpoint.restore_latest(manager, state)
+    start_step = int(state.step)
+    if restored_step is not None:
+        logging.info("resumed from %s at step %d", manager.directory, start_step)
+        _truncate_jsonl(workdir / "metrics.jsonl", start_step)
+    state = parallel.replicate(state, mesh)
+
+    replicated, batch_sharding = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+    step_fn = jax.jit(task.train_step, in_shardings=(replicated, batch_sharding),
+                      out_shardings=(replicated, replicated), donate_argnums=0)
+    writer = writers.make_writer(workdir)
+    batches = task.train_batches(start_step)
+    total = config.num_train_steps
+    pending: list[tuple[int, dict]] = []
+    bar = tqdm(total=total, initial=start_step, unit="step", dynamic_ncols=True,
+               disable=jax.process_index() > 0 or start_step >= total)
+    timer_step, timer = start_step, time.perf_counter()
+
+    with _TermFlag() as term:
+        step = start_step
+        while step < total:
+            batch = parallel.shard_batch(next(batches), mesh)
+            state, metrics = step_fn(state, batch)
+            pending.append((step, metrics))
+            step += 1
+            bar.update(1)
+            last = step == total
+            if step % config.log_every == 0 or last:
+                fetched = _check_finite(pending)
+                pending = []
+                now = time.perf_counter()
+                scalars = _mean_metrics(fetched)
+                scalars["train/steps_per_second"] = (step - timer_step) / (now - timer)
+                timer_step, timer = step, now
+                writer.write_scalars(step, scalars)
+                bar.set_postfix(loss=f"{scalars.get('train/loss', math.nan):.4g}")
+            if step % config.eval_every == 0 or last:
+                writer.write_scalars(step, task.evaluate(state, mesh, workdir, step, writer))
+            if step % config.checkpoint_every == 0 or last or term.raised:
+                _check_finite(pending)
+                checkpoint.save(manager, step, state)
+            writer.flush()
+            if term.raised:
+                logging.warning("SIGTERM at step %d: checkpoint saved; run again to resume", step)
+                break
+    bar.close()
+    manager.wait_until_finished()
+    manager.close()
+    writer.close()
+    if int(state.step) >= total:
+        task.finish(state, workdir)
+    return state

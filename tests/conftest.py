@@ -1,0 +1,49 @@
+"""Shared fixtures. Tests run on the CPU with the real Fashion-MNIST (built offline)."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def tiny_classifier_config(**overrides):
+    """The real classifier config, shrunk so that a run takes seconds."""
+    from experiments.configs import classifier
+
+    config = classifier.get_config()
+    config.model.widths = (4, 8)
+    config.model.hidden = 16
+    config.batch_size = 32
+    config.eval_batch_size = 500
+    config.num_train_steps = 20
+    config.log_every = 5
+    config.eval_every = 10
+    config.checkpoint_every = 10
+    config.optimizer.warmup_steps = 2
+    for key, value in overrides.items():
+        node = config
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return config
+
+
+@pytest.fixture
+def tiny_config():
+    return tiny_classifier_config
+
+
+def run_experiment(module: str, workdir, *flags, env=None, **popen):
+    """Start `python -m <module> --workdir=... <flags>` in a subprocess."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", module, f"--workdir={workdir}", *flags]
+    full_env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
+    return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **popen)
