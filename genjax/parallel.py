@@ -1,9 +1,9 @@
 """Meshes and shardings: the only module that knows about devices.
 
 Training uses `jax.jit` with a `NamedSharding` over a 1-D mesh of all devices
-(axis "data"; on one host these are the local devices), the big_vision way: the batch is split along its leading
-axis, the train state is replicated, and XLA inserts the gradient all-reduce.
-The steps also accept an `axis_name` for users who prefer `pmap`.
+(axis "data"; on one host, the local devices), the big_vision way: the batch is
+split along its leading axis, the train state is replicated, and XLA inserts
+the gradient all-reduce. The steps also accept an `axis_name` for users who prefer `pmap`.
 """
 
 from __future__ import annotations

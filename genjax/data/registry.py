@@ -15,7 +15,8 @@ import tensorflow as tf
 
 
 def _keep(example):
-    return {"image": tf.cast(example["image"], tf.uint8), "label": tf.cast(example["label"], tf.int32)}
+    return {"image": tf.cast(example["image"], tf.uint8),
+            "label": tf.cast(example["label"], tf.int32)}
 
 
 def center_crop_resize(image: tf.Tensor, crop: int, size: int) -> tf.Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax.training import train_state
 
 Params = Any
@@ -26,6 +27,12 @@ class TrainState(train_state.TrainState):
 
     batch_stats: Any = None
     rng: jax.Array | None = None
+
+    @classmethod
+    def create(cls, *, apply_fn, params, tx, **kwargs):
+        """As flax's `create`, with `step` an int32 array so restored and fresh states match."""
+        state = super().create(apply_fn=apply_fn, params=params, tx=tx, **kwargs)
+        return state.replace(step=jnp.zeros((), jnp.int32))
 
     def step_rng(self) -> jax.Array:
         """The key for the current step: fold_in(root, step)."""
