@@ -1,0 +1,121 @@
+"""DCGAN generator and discriminator (Radford, Metz & Chintala 2015).
+
+The paper's guidelines (Section 3): no pooling, strided convolutions in D and
+fractionally strided (transposed) ones in G; BatchNorm in G except its output,
+and in D except its input layer; ReLU in G with a tanh output; LeakyReLU(0.2)
+in D; weights drawn from N(0, 0.02) (Section 4).
+
+Layout for resolution R (start size s0 = 7 for R = 28, else 4, n = log2(R / s0)
+up-samplings; `width` w):
+
+    G: z -> Dense -> s0 x s0 x (w 2^(n-1)) -> [ConvT 4x4 s2, BN, ReLU] x (n-1)
+         -> ConvT 4x4 s2 -> R x R x C, tanh
+    D: R x R x C -> [Conv 4x4 s2, (BN), LeakyReLU] x n -> s0 x s0 x (w 2^(n-1))
+         -> Dense -> logit
+
+so R = 64 with w = 128 is the paper's 64x64 model (1024 channels at 4x4) and
+R = 28 with w = 64 is the 0.9M-parameter MNIST model of ENVIRONMENT.md. D may
+use spectral normalisation instead of BatchNorm (Miyato et al. 2018); its
+power-iteration vectors then live in `batch_stats` like BatchNorm statistics,
+so one `mutable=['batch_stats']` covers both. The up-sampling layers are
+genjax's `ConvTranspose` (fast kernel gradients on XLA:CPU, see layers.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from genjax.models.layers import ConvTranspose, normal_init, spectral_normed
+
+Array = jax.Array
+
+START_SIZES = {28: 7, 32: 4, 64: 4}  # resolution -> spatial size after the projection
+DCGAN_INIT = normal_init(0.02)  # Radford et al. 2015, Section 4
+
+
+def _num_upsamplings(resolution: int) -> int:
+    if resolution not in START_SIZES:
+        raise ValueError(f"DCGAN resolution {resolution} is unsupported; "
+                         f"choose one of {sorted(START_SIZES)}.")
+    return int(math.log2(resolution // START_SIZES[resolution]))
+
+
+def _batch_norm(train: bool) -> nn.BatchNorm:
+    # PyTorch's defaults (momentum 0.1 there = 0.9 here, eps 1e-5), as in the reference DCGANs.
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+
+
+class Generator(nn.Module):
+    """z (N, latent_dim) -> images (N, R, R, channels) in [-1, 1]."""
+
+    resolution: int = 28
+    channels: int = 1
+    width: int = 64
+    latent_dim: int = 100
+
+    @nn.compact
+    def __call__(self, z: Array, *, train: bool) -> Array:
+        if z.ndim != 2 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"Generator expects z of shape (N, {self.latent_dim}), "
+                             f"got {z.shape}.")
+        n = _num_upsamplings(self.resolution)
+        size = START_SIZES[self.resolution]
+        features = self.width * 2 ** (n - 1)
+        x = nn.Dense(size * size * features, use_bias=False, kernel_init=DCGAN_INIT)(z)
+        x = x.reshape(z.shape[0], size, size, features)
+        x = nn.relu(_batch_norm(train)(x))
+        for stage in range(n - 1):
+            features = self.width * 2 ** (n - 2 - stage)
+            x = ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME",
+                              use_bias=False, kernel_init=DCGAN_INIT)(x)
+            x = nn.relu(_batch_norm(train)(x))
+        x = ConvTranspose(self.channels, (4, 4), strides=(2, 2), padding="SAME",
+                          kernel_init=DCGAN_INIT)(x)
+        return jnp.tanh(x)
+
+
+class Discriminator(nn.Module):
+    """images (N, R, R, C) -> logits (N,).
+
+    `batch_norm` follows the paper (BN on every layer but the first);
+    `spectral_norm` wraps every convolution and the final Dense. By default
+    (`batch_norm=None`) D uses exactly one of the two. With BatchNorm in train
+    mode the logits of one image depend on the rest of the batch, so gradient
+    penalties, which assume per-image logits, want `batch_norm=False`.
+
+    `train=True` updates `batch_stats` (BatchNorm statistics, spectral-norm
+    vectors) and so needs `mutable=['batch_stats']`; in G's step either do the
+    same and discard D's new state, or use `train=False`.
+    """
+
+    resolution: int = 28
+    width: int = 64
+    batch_norm: bool | None = None  # None: BatchNorm unless spectral_norm
+    spectral_norm: bool = False
+
+    @nn.compact
+    def __call__(self, images: Array, *, train: bool) -> Array:
+        if images.ndim != 4 or images.shape[1:3] != (self.resolution, self.resolution):
+            raise ValueError(f"Discriminator expects (N, {self.resolution}, "
+                             f"{self.resolution}, C) images, got {images.shape}.")
+        n = _num_upsamplings(self.resolution)
+        use_batch_norm = not self.spectral_norm if self.batch_norm is None else self.batch_norm
+        x = images
+        for stage in range(n):
+            normalised = use_batch_norm and stage > 0
+            conv = nn.Conv(self.width * 2**stage, (4, 4), strides=(2, 2), padding="SAME",
+                           use_bias=not normalised, kernel_init=DCGAN_INIT)
+            x = spectral_normed(conv, x, enabled=self.spectral_norm, update_stats=train)
+            if normalised:
+                x = _batch_norm(train)(x)
+            x = nn.leaky_relu(x, 0.2)
+        x = x.reshape(x.shape[0], -1)
+        dense = nn.Dense(1, kernel_init=DCGAN_INIT)
+        return spectral_normed(dense, x, enabled=self.spectral_norm, update_stats=train)[:, 0]
+
+
+GAN_MODELS = {"dcgan": (Generator, Discriminator)}
