@@ -20,8 +20,8 @@ def get_config():
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "cnn"
-    c.model.widths = (32, 64)
-    c.model.hidden = 256
+    c.model.widths = (16, 32)
+    c.model.hidden = 128
     c.model.dropout = 0.3
 
     c.augment = ml_collections.ConfigDict()

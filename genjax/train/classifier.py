@@ -63,7 +63,9 @@ class ClassifierTask:
 
     def init_state(self, rng) -> TrainState:
         init_rng, state_rng = jax.random.split(rng)
-        variables = self.model.init(init_rng, jnp.zeros((1, *self.shape)), train=False)
+        # One compiled init: op by op, every random draw would be compiled on its own.
+        variables = jax.jit(functools.partial(self.model.init, train=False))(
+            init_rng, jnp.zeros((1, *self.shape)))
         tx = optim.make_optimizer(self.config.optimizer, self.config.num_train_steps)
         return TrainState.create(apply_fn=self.model.apply, params=variables["params"], tx=tx,
                                  batch_stats=variables["batch_stats"], rng=state_rng)

