@@ -55,6 +55,6 @@ def restore_latest(manager: ocp.CheckpointManager, template: Any) -> tuple[Any, 
                             step, manager.directory, type(err).__name__,
                             str(err).splitlines()[0][:200] if str(err) else "", fallback)
     if steps:
-        raise UserError(f"no readable checkpoint in {manager.directory} (steps {steps} are all "
-                        "damaged); move the directory away to start afresh")
+        raise UserError(f"no checkpoint in {manager.directory} (steps {steps}) can be restored: "
+                        "damaged, or written by a different model config; use another workdir")
     return template, None
