@@ -22,7 +22,10 @@ ASSETS = Path(__file__).parent / "assets"
 VARIABLES_FILE, MODEL_FILE = "variables.msgpack", "model.json"
 
 # name -> sha256 of its variables.msgpack in genjax/assets/<name>/
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    # experiments/configs/classifier.py, seed 0, 20 epochs: 93.66% test accuracy.
+    "fashion_mnist_cnn": "aee05cf9fd562dac654fe2a7538a38b9c9ecc28c83124b94a93a1f2ab8491f90",
+}
 
 
 def export(directory: str | Path, variables, config) -> Path:

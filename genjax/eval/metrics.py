@@ -1,0 +1,197 @@
+"""Sample-quality metrics from a sampler or an array of images, against a dataset split.
+
+`evaluate(samples, dataset=..., split=..., num_samples=...)` returns a flat dict:
+
+* `fid`: Fréchet Inception Distance (Heusel et al. 2017) on the TF 2015-12-05 FID
+  Inception network (`genjax.eval.inception`), matching the reference implementation;
+* `kid`, `kid_std`: Kernel Inception Distance (Binkowski et al. 2018), unbiased;
+* `precision`, `recall`, `density`, `coverage` (Kynkaanniemi et al. 2019, k=3;
+  Naeem et al. 2020) on the same Inception features;
+* `classifier_fd`: the *domain* Fréchet distance, the same formula on the 128-d
+  features of genjax's own Fashion-MNIST classifier (`pretrained.load("fashion_mnist_cnn")`).
+  It is cheap on a CPU and good for monitoring training, but it is NOT FID: its
+  numbers are not comparable with any published FID.
+
+`samples` is either an array of images (N, H, W, C) or a sampler `rng -> images`
+(called with `fold_in(seed, i)` until `num_samples` are drawn); images are in
+`value_range` (default [-1, 1], the generators' tanh range). The real split's
+features are computed once and cached under $GENJAX_CACHE_DIR/reference/, keyed by
+dataset, split, count, network and its weights' checksum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from genjax import data, parallel
+from genjax.errors import UserError
+from genjax.eval import fid as fid_lib
+from genjax.eval import kid as kid_lib
+from genjax.eval import prdc as prdc_lib
+from genjax.eval.inception_weights import cache_dir
+
+METRICS = ("fid", "kid", "prdc", "classifier_fd")
+CLASSIFIER_NAME = "fashion_mnist_cnn"
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureNet:
+    """A feature network: `apply(images in [0, 1]) -> (N, d)` and an id for cache keys."""
+
+    name: str
+    apply: Callable
+    digest: str
+
+
+@functools.lru_cache(maxsize=2)
+def feature_net(name: str) -> FeatureNet:
+    if name == "inception":
+        from genjax.eval import inception
+
+        params = inception.load_params()
+        return FeatureNet("inception", functools.partial(inception.features, params),
+                          inception.PARAMS_SHA256)
+    if name == "classifier":
+        from genjax import pretrained
+
+        model, variables, description = pretrained.load(CLASSIFIER_NAME)
+
+        @jax.jit
+        def classifier_features(images):
+            return model.apply(variables, images, method=model.features)
+
+        return FeatureNet("classifier", classifier_features, description["sha256"])
+    raise UserError(f"unknown feature network {name!r}; choose 'inception' or 'classifier'")
+
+
+def _batches(samples, num_samples: int, batch_size: int, seed: int):
+    """Yield (images, mask) batches of exactly `batch_size` until `num_samples` are out."""
+    drawn, i = 0, 0
+    while drawn < num_samples:
+        if callable(samples):
+            images = np.asarray(samples(jax.random.fold_in(jax.random.PRNGKey(seed), i)))
+        else:
+            images = np.asarray(samples[drawn:drawn + batch_size])
+        images = images[:min(batch_size, num_samples - drawn)]
+        if len(images) == 0:
+            raise UserError(f"the sampler returned no images after {drawn} samples")
+        count = len(images)
+        if count < batch_size:
+            pad = np.zeros((batch_size - count, *images.shape[1:]), images.dtype)
+            images = np.concatenate([images, pad])
+        yield images, np.arange(batch_size) < count
+        drawn, i = drawn + count, i + 1
+
+
+def features(samples, net: FeatureNet, *, num_samples: int, batch_size: int = 100,
+             value_range: tuple[float, float] = (-1.0, 1.0), seed: int = 0) -> np.ndarray:
+    """(num_samples, d) features of an image array or a sampler, the batch split over devices."""
+    mesh = parallel.make_mesh()
+    parallel.check_batch_divisible(batch_size, mesh, "batch_size")
+    lo, hi = value_range
+    apply = jax.jit(lambda x: net.apply(jnp.clip((x - lo) / (hi - lo), 0.0, 1.0)),
+                    in_shardings=parallel.batch_sharded(mesh))
+    out = []
+    for images, mask in _batches(samples, num_samples, batch_size, seed):
+        out.append(np.asarray(apply(parallel.shard_batch(images.astype(np.float32), mesh)))[mask])
+    return np.concatenate(out)
+
+
+def reference_features(dataset: str, split: str, net: FeatureNet, *, num_samples: int | None,
+                       batch_size: int = 100) -> np.ndarray:
+    """Features of the first `num_samples` images of a split (all if None), cached on disk."""
+    images, _ = data.load_split(dataset, split)
+    count = len(images) if num_samples is None else min(num_samples, len(images))
+    key = f"{dataset}-{split}-{count}-{net.name}-{net.digest[:16]}-v1.npy"
+    path = Path(cache_dir()) / "reference" / key
+    if path.is_file():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            logging.warning("reference features %s are unreadable; computing them again", path)
+    logging.info("computing %s features of %d %s:%s images (cached in %s)",
+                 net.name, count, dataset, split, path)
+    feats = features(images[:count], net, num_samples=count, batch_size=batch_size,
+                     value_range=(0.0, 255.0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(partial, feats)
+    os.replace(partial, path)
+    return feats
+
+
+def compare_features(real: np.ndarray, fake: np.ndarray, *, prefix: str = "",
+                     with_kid: bool = True, with_prdc: bool = True) -> dict[str, float]:
+    """Fréchet distance (and KID, PRDC) between two feature sets."""
+    out = {f"{prefix}fd": fid_lib.fid_from_features(real, fake)}
+    if with_kid:
+        out[f"{prefix}kid"], out[f"{prefix}kid_std"] = kid_lib.kernel_inception_distance(
+            real, fake)
+    if with_prdc:
+        out.update({f"{prefix}{k}": v for k, v in prdc_lib.prdc(real, fake).items()})
+    return out
+
+
+def check_request(*, dataset: str, split: str, num_samples: int, metrics: Sequence[str]) -> None:
+    """One-line errors for a bad evaluation request, before any sample is drawn."""
+    unknown = set(metrics) - set(METRICS)
+    if unknown:
+        raise UserError(f"unknown metrics {sorted(unknown)}; choose from {list(METRICS)}")
+    data.check_dataset(dataset, split)
+    if num_samples <= 0:
+        raise UserError(f"num_samples must be positive, got {num_samples}")
+    if "classifier_fd" in metrics and data.DATASETS[dataset].shape != (28, 28, 1):
+        raise UserError(f"classifier_fd needs 28x28 grayscale images; {dataset} is "
+                        f"{data.DATASETS[dataset].shape}")
+
+
+def evaluate(samples, *, dataset: str, split: str = "test", num_samples: int = 10000,
+             metrics: Sequence[str] = METRICS, batch_size: int = 100, seed: int = 0,
+             value_range: tuple[float, float] = (-1.0, 1.0)) -> dict[str, float]:
+    """The requested metrics of `samples` against `dataset:split` (see module docstring)."""
+    check_request(dataset=dataset, split=split, num_samples=num_samples, metrics=metrics)
+    if not callable(samples) and len(samples) < num_samples:
+        raise UserError(f"asked for {num_samples} samples but the array holds {len(samples)}")
+    out: dict[str, float] = {"num_samples": float(num_samples)}
+    wants_inception = [m for m in metrics if m in ("fid", "kid", "prdc")]
+    if wants_inception:
+        net = feature_net("inception")
+        real = reference_features(dataset, split, net, num_samples=num_samples,
+                                  batch_size=batch_size)
+        fake = features(samples, net, num_samples=num_samples, batch_size=batch_size,
+                        value_range=value_range, seed=seed)
+        scores = compare_features(real, fake, with_kid="kid" in metrics,
+                                  with_prdc="prdc" in metrics)
+        out["fid"] = scores.pop("fd")
+        if "fid" not in metrics:
+            out.pop("fid")
+        out.update(scores)
+    if "classifier_fd" in metrics:
+        out["classifier_fd"] = classifier_frechet_distance(
+            samples, dataset=dataset, split=split, num_samples=num_samples,
+            batch_size=batch_size, seed=seed, value_range=value_range)
+    return out
+
+
+def classifier_frechet_distance(samples, *, dataset: str = "fashion_mnist", split: str = "test",
+                                num_samples: int = 10000, batch_size: int = 100, seed: int = 0,
+                                value_range: tuple[float, float] = (-1.0, 1.0)) -> float:
+    """The domain metric: Fréchet distance on the genjax classifier's features (not FID)."""
+    spec = data.DATASETS[dataset]
+    if spec.shape != (28, 28, 1):
+        raise UserError(f"classifier_fd needs 28x28 grayscale images; {dataset} is {spec.shape}")
+    net = feature_net("classifier")
+    real = reference_features(dataset, split, net, num_samples=num_samples,
+                              batch_size=batch_size)
+    fake = features(samples, net, num_samples=num_samples, batch_size=batch_size,
+                    value_range=value_range, seed=seed)
+    return fid_lib.fid_from_features(real, fake)
