@@ -207,3 +207,14 @@ def test_celeb_a_center_crop_resize_values():
     out = center_crop_resize(tf.constant(ramp), crop=140, size=64).numpy().astype(float)
     assert out[0, 0, 0] == pytest.approx(19 + (140 / 64 - 1) / 2, abs=0.6)
     assert out[0, -1, 0] == pytest.approx(158 - (140 / 64 - 1) / 2, abs=0.6)
+
+
+def test_eval_binarisation_does_not_depend_on_batch_size():
+    def binarised(batch_size):
+        return np.concatenate([b["image"][b["mask"]] for b in data.eval_iterator(
+            "fashion_mnist", batch_size=batch_size, image_range="binary", seed=4)])
+
+    a, b = binarised(1000), binarised(384)
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) == {0.0, 1.0}
+    assert abs(a.mean() - data.load_split("fashion_mnist", "test")[0].mean() / 255) < 0.005

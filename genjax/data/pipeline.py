@@ -200,7 +200,8 @@ def eval_iterator(name: str, *, batch_size: int, split: str = "test",
 
     With several processes each takes a contiguous, equally long share (padded),
     so all run the same number of batches. `batch_size` is global. Binarisation
-    (image_range="binary") is fixed by `seed`, so every evaluation sees the same data.
+    (image_range="binary") is fixed by `seed` and the example's index, so every
+    evaluation sees the same data whatever the batch size or process count.
     """
     check_dataset(name, split, with_labels=with_labels, image_range=image_range)
     if batch_size <= 0:
@@ -217,9 +218,14 @@ def eval_iterator(name: str, *, batch_size: int, split: str = "test",
         lo, hi = begin + b * local, min(begin + (b + 1) * local, end)
         count = max(hi - lo, 0)
         index = np.arange(lo, lo + count)
-        rng = np.random.default_rng([seed, b, jax.process_index(), 0xE7A1])
         image = np.zeros((local, *images.shape[1:]), np.float32)
-        image[:count] = convert_images(images[index], image_range, rng)
+        if image_range == "binary":
+            # Keyed by example, so the binarised split is the same for every batch size.
+            image[:count] = [convert_images(images[i], image_range,
+                                            np.random.default_rng([seed, i, 0xE7A1]))
+                             for i in index]
+        else:
+            image[:count] = convert_images(images[index], image_range, None)
         batch = {"image": image, "mask": np.arange(local) < count}
         if with_labels:
             label = np.zeros((local,), np.int32)
