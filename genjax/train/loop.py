@@ -133,7 +133,8 @@ def fit(config, workdir: str | Path):
                 scalars["train/steps_per_second"] = (step - timer_step) / (now - timer)
                 timer_step, timer = step, now
                 writer.write_scalars(step, scalars)
-                bar.set_postfix(loss=f"{scalars.get('train/loss', math.nan):.4g}")
+                shown = getattr(task, "progress_metric", "loss")
+                bar.set_postfix({shown: f"{scalars.get(f'train/{shown}', math.nan):.4g}"})
             if step % config.eval_every == 0 or last:
                 writer.write_scalars(step, task.evaluate(state, mesh, workdir, step, writer))
             if step % config.checkpoint_every == 0 or last or term.raised:

@@ -22,6 +22,8 @@ from genjax.errors import UserError
 # name -> "module:Class", imported lazily so that each task's dependencies load only when used.
 TASKS = {
     "classifier": "genjax.train.classifier:ClassifierTask",
+    "vae": "genjax.train.vae:VAETask",
+    "gan": "genjax.train.gan:GANTask",
 }
 
 

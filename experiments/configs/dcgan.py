@@ -1,0 +1,62 @@
+"""DCGAN on Fashion-MNIST 28x28 (Radford, Metz & Chintala 2015), non-saturating loss.
+
+python -m experiments.dcgan --config=experiments/configs/dcgan.py --workdir=runs/dcgan
+Override any field: --config.loss.name=hinge --config.d_optimizer.lr=4e-4
+
+The paper's recipe (Section 4): Adam with lr 2e-4 and beta1 0.5 for both
+players, batch 128, N(0, 0.02) weights (in the model), BatchNorm in G and D,
+the non-saturating G loss (Goodfellow et al. 2014, Section 3). Samples are
+drawn from an EMA of G's weights (decay 0.999, warmed up over the first steps,
+Yazici et al. 2019). Sample grids land in workdir/samples/.
+"""
+
+import ml_collections
+
+
+def get_config():
+    c = ml_collections.ConfigDict()
+    c.task = "gan"
+    c.seed = 0
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "fashion_mnist"
+    c.data.train_split = "train"
+    c.data.eval_split = "test"  # real images for the diversity ratio
+
+    c.model = ml_collections.ConfigDict()
+    c.model.name = "dcgan"  # genjax.train.gan.GAN_MODELS: dcgan | resnet
+    c.model.width = 64  # 0.9M parameters at 28x28 (ENVIRONMENT.md's benchmark model)
+    c.model.latent_dim = 100
+    c.model.d_norm = "batch_norm"  # batch_norm | spectral_norm | none
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.name = "nonsaturating"  # genjax.losses.gan.GAN_LOSSES
+    c.loss.gp_weight = 0.0  # WGAN-GP: 10 (needs d_norm none or spectral_norm)
+    c.loss.r1_gamma = 0.0
+
+    c.n_critic = 1  # D updates per G update; each takes batch_size / n_critic reals
+    c.ema_decay = 0.999
+    c.ema_warmup = True  # decay min(0.999, (1 + t) / (10 + t)): early samples are not the init
+    c.diffaug_policy = ""  # e.g. "color,translation,cutout" for small data (Zhao et al. 2020)
+
+    c.g_optimizer = ml_collections.ConfigDict()
+    c.g_optimizer.name = "adam"
+    c.g_optimizer.lr = 2e-4
+    c.g_optimizer.b1 = 0.5
+    c.g_optimizer.b2 = 0.999
+    c.g_optimizer.schedule = "constant"
+    c.g_optimizer.grad_clip = 0.0
+    c.d_optimizer = ml_collections.ConfigDict(c.g_optimizer.to_dict())  # TTUR: set its own lr
+
+    c.batch_size = 128
+    c.eval_batch_size = 256  # EMA samples (and real images) for the diversity ratio
+    # Sample-quality metrics at each eval (genjax.eval.metrics): the classifier Fréchet
+    # distance is cheap on a CPU; add "fid" (and "kid", "prdc") where a GPU is there.
+    c.eval_metrics = ("classifier_fd",)
+    c.eval_num_samples = 2000
+    c.num_train_steps = 9360  # 20 epochs of 468 batches; about 45 min on 2 CPU cores
+    c.log_every = 100
+    c.eval_every = 1000
+    c.checkpoint_every = 1000
+    c.keep_checkpoints = 3
+    return c.lock()
