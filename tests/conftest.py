@@ -4,11 +4,20 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+def override(config, **overrides):
+    """Set dotted fields as --config.a.b=value does: override(c, **{"a.b": 1})."""
+    for key, value in overrides.items():
+        node = config
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = value
+    return config
 
 
 def tiny_classifier_config(**overrides):
@@ -25,18 +34,7 @@ def tiny_classifier_config(**overrides):
     config.eval_every = 10
     config.checkpoint_every = 10
     config.optimizer.warmup_steps = 2
-    for key, value in overrides.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return config
-
-
-@pytest.fixture
-def tiny_config():
-    return tiny_classifier_config
+    return override(config, **overrides)
 
 
 def run_experiment(module: str, workdir, *flags, env=None, **popen):

@@ -24,7 +24,7 @@ from genjax.io import checkpoint
 from genjax.losses.gan import r1_penalty
 from genjax.train.gan import GANTask, gan_train_step, init_gan_state
 from genjax.train.loop import fit
-from tests.conftest import ROOT
+from tests.conftest import ROOT, override
 
 
 class MLPGenerator(nn.Module):
@@ -55,13 +55,7 @@ def tiny_gan_config(**overrides):
     c.batch_size, c.eval_batch_size = 32, 64
     c.num_train_steps, c.log_every, c.eval_every, c.checkpoint_every = 20, 5, 10, 10
     c.eval_num_samples = 500
-    for key, value in overrides.items():
-        node = c
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return c
+    return override(c, **overrides)
 
 
 @functools.lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ from genjax.losses.vae import (
     kl_weight,
 )
 from genjax.train.vae import VAETask
+from tests.conftest import override
 
 
 def tiny_vae_config(**overrides):
@@ -43,13 +44,7 @@ def tiny_vae_config(**overrides):
     config.eval.iwae_samples = 4
     config.eval.iwae_examples = 200
     config.eval.iwae_chunk_size = 3
-    for key, value in overrides.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return config
+    return override(config, **overrides)
 
 
 @pytest.fixture(scope="module")
