@@ -226,7 +226,9 @@ def eval_iterator(name: str, *, batch_size: int, split: str = "test",
                              for i in index]
         else:
             image[:count] = convert_images(images[index], image_range, None)
-        batch = {"image": image, "mask": np.arange(local) < count}
+        # index: each row's position in the split (padding rows continue past the end).
+        batch = {"image": image, "mask": np.arange(local) < count,
+                 "index": (lo + np.arange(local)).astype(np.int32)}
         if with_labels:
             label = np.zeros((local,), np.int32)
             label[:count] = labels[index]

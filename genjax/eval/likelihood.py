@@ -12,7 +12,7 @@ grows with the chunk, not with k: k = 5000 costs 5000 decoder passes per image
 but only chunk_size of them at a time. Sample i of example n uses noise keyed
 by (seed, n, i) (`genjax.losses.vae.example_noise`), so the result does not
 depend on the chunking, the batch size or the device count; binarised test
-data is likewise binarised per example (`indexed_eval_batches`).
+data is likewise binarised per example (`genjax.data.eval_iterator`).
 
 Units: `nll_nats` = -mean L_k, an upper bound on the negative log-likelihood
 per example. For 8-bit data with a discrete likelihood (the discretised
@@ -136,40 +136,20 @@ def compression_sums(variables, batch, *, model: nn.Module, likelihood: Likeliho
 
 
 def indexed_eval_batches(name: str, *, split: str, batch_size: int, image_range: str,
-                         data_seed: int = 0, max_examples: int | None = None
-                         ) -> Iterator[dict[str, np.ndarray]]:
-    """`data.eval_iterator` batches plus `index`: each example's position in the split.
+                         max_examples: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """`data.eval_iterator` batches, limited to the first `max_examples` examples if given.
 
-    Binarised data ("binary") is binarised here, example n with a generator
-    seeded by (data_seed, n), so the evaluated test set is the same whatever
-    the batch size or the number of processes (the data pipeline keys its
-    eval binarisation by batch number instead). With `max_examples`, only the
-    first max_examples examples are kept (masked after them, and no batch read
-    beyond them); on several processes, those of each process's share whose
-    index is below max_examples.
+    Examples past `max_examples` are masked and no batch beyond them is read; the
+    pipeline binarises each example from (seed, its index), so the evaluated test
+    set is the same whatever the batch size or the number of processes.
     """
-    n = data.num_examples(name, split)
-    local = batch_size // jax.process_count()
-    begin = jax.process_index() * -(-n // jax.process_count())
-    binary = image_range == "binary"
-    batches = data.eval_iterator(name, split=split, batch_size=batch_size,
-                                 image_range="[0,1]" if binary else image_range)
-    for number, batch in enumerate(batches):
-        index = begin + number * local + np.arange(local)
+    for batch in data.eval_iterator(name, split=split, batch_size=batch_size,
+                                    image_range=image_range):
         if max_examples is not None:
-            if index[0] >= max_examples:
+            if batch["index"][0] >= max_examples:
                 return
-            batch["mask"] = batch["mask"] & (index < max_examples)
-        if binary:
-            batch["image"] = _binarise(batch["image"], index, data_seed)
-        yield {**batch, "index": index.astype(np.int32)}
-
-
-def _binarise(probabilities: np.ndarray, index: np.ndarray, seed: int) -> np.ndarray:
-    """Each pixel ~ Bernoulli(intensity), example n's draws fixed by (seed, n)."""
-    uniform = np.stack([np.random.default_rng([seed, int(i), 0xB1A]).random(
-        probabilities.shape[1:], dtype=np.float32) for i in index])
-    return (uniform < probabilities).astype(np.float32)
+            batch["mask"] = batch["mask"] & (batch["index"] < max_examples)
+        yield batch
 
 
 def split_sums(sums_fn: Callable, variables, batches, mesh=None) -> dict[str, float]:
