@@ -71,21 +71,37 @@ def _iwae_terms(params, images, example_index, *, model, likelihood, num_samples
     repeated = jnp.broadcast_to(images[:, None], (batch, chunk_size, *images.shape[1:]))
     repeated = repeated.reshape(batch * chunk_size, *images.shape[1:])
 
-    def log_weights(chunk_index):
-        sample_index = chunk_index * chunk_size + jnp.arange(chunk_size)
+    def log_weights(sample_index):
         noise = example_noise(seed, example_index, sample_index, latent_dim)  # (B, S, L)
         z = mean[:, None] + jnp.exp(0.5 * log_var)[:, None] * noise
         raw = model.apply({"params": params}, z.reshape(-1, latent_dim), method=model.decode)
         log_px = likelihood.log_prob(repeated, raw).reshape(batch, chunk_size)
         # log q(z|x) at z = mu + sigma eps is log N(eps; 0, I) - sum log sigma: exact, no division.
         log_qz = diagonal_gaussian_log_density(noise) - 0.5 * jnp.sum(log_var, -1)[:, None]
-        log_w = log_px + diagonal_gaussian_log_density(z) - log_qz
+        return log_px + diagonal_gaussian_log_density(z) - log_qz
+
+    return chunked_log_mean_exp(log_weights, num_samples=num_samples, chunk_size=chunk_size)
+
+
+def chunked_log_mean_exp(log_weights: Callable[[Array], Array], *, num_samples: int,
+                         chunk_size: int) -> tuple[Array, Array]:
+    """(L_k, log w_0): log (1/k) sum_{i<k} w_i and the first log-weight alone, each (B,).
+
+    `log_weights(sample_index (S,))` -> (B, S) log w_i, called on chunks of
+    `chunk_size` sample indices inside a `lax.scan` with a running logsumexp;
+    any model whose log-weights are keyed by sample index (the VAE, DRAW) uses it.
+    """
+    chunk_size = min(chunk_size, num_samples)
+
+    def padded(chunk_index):
+        sample_index = chunk_index * chunk_size + jnp.arange(chunk_size)
+        log_w = log_weights(sample_index)
         return jnp.where(sample_index < num_samples, log_w, -jnp.inf)  # the last chunk's pad
 
     def accumulate(running, chunk_index):
-        return jnp.logaddexp(running, jax.nn.logsumexp(log_weights(chunk_index), axis=1)), None
+        return jnp.logaddexp(running, jax.nn.logsumexp(padded(chunk_index), axis=1)), None
 
-    first = log_weights(0)
+    first = padded(0)
     num_chunks = -(-num_samples // chunk_size)
     total, _ = lax.scan(accumulate, jax.nn.logsumexp(first, axis=1), jnp.arange(1, num_chunks))
     return total - math.log(num_samples), first[:, 0]

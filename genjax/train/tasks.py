@@ -24,6 +24,7 @@ TASKS = {
     "classifier": "genjax.train.classifier:ClassifierTask",
     "vae": "genjax.train.vae:VAETask",
     "gan": "genjax.train.gan:GANTask",
+    "draw": "genjax.train.draw:DRAWTask",
 }
 
 

@@ -1,0 +1,215 @@
+"""The DRAW task: train DRAW with `fit`, evaluate its likelihood, draw its canvases.
+
+Gregor et al. 2015 (see `genjax.models.draw`, `genjax.losses.draw`). Config
+fields of its own (see experiments/configs/draw.py): `model` (num_steps T,
+attention, read_size and write_size N, lstm_size, latent_dim) and `eval`
+(IWAE samples, examples, batch and chunk sizes). Data must be binarised and
+single-channel (the Bernoulli canvas of the paper's MNIST experiments).
+
+`evaluate` returns the single-sample test ELBO terms over the whole eval split
+(`eval/elbo`, `eval/recon`, `eval/kl`, nats) and, when `eval.iwae_samples` > 0,
+the IWAE-k bound on the first `eval.iwae_examples` examples
+(`eval/iwae<k>_nll_nats` beside `eval/iwae1_nll_nats` of the same samples),
+computed as for the VAE so that the two compare; it writes
+workdir/samples/<step>_samples.png (the final canvases, as Bernoulli means,
+of fixed prior samples) and <step>_reconstructions.png (test image and its
+reconstruction with z_t = mu_t, side by side). `finish` writes the same with
+prefix `final_`, `final_metrics.json`, and the drawing in workdir/animations/:
+`samples.gif` and `reconstructions.gif` (one frame per canvas c_1..c_T, a grid
+of examples) and `samples_strip.png`, `reconstructions_strip.png` (a row per
+example, a column per step; reconstructions start with the test image).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from genjax import data
+from genjax.data.registry import DATASETS
+from genjax.errors import UserError
+from genjax.eval import images as image_io
+from genjax.eval import likelihood as likelihood_eval
+from genjax.io.writers import read_jsonl
+from genjax.losses.draw import draw_eval_sums, draw_iwae_sums, draw_loss
+from genjax.models.draw import DRAW
+from genjax.train import optim, steps
+from genjax.train.state import TrainState
+
+NUM_PRIOR_SAMPLES = 64
+NUM_FIGURE_IMAGES = 32  # test images reconstructed in the figures
+NUM_STRIP_ROWS = 8
+FRAME_MS, LAST_FRAME_MS = 120, 1500
+GIF_SCALE = 2
+
+
+def check_config(config) -> None:
+    c = config
+    data.check_dataset(c.data.name, c.data.train_split, image_range=c.data.image_range)
+    data.check_dataset(c.data.name, c.data.eval_split)
+    if c.data.image_range != "binary":
+        raise UserError(f"DRAW models binarised data with a Bernoulli canvas; set "
+                        f"data.image_range='binary' (got {c.data.image_range!r})")
+    channels = DATASETS[c.data.name].shape[-1]
+    if channels != 1:
+        raise UserError(f"DRAW draws single-channel images; {c.data.name} has {channels} "
+                        f"channels (use mnist or fashion_mnist)")
+    m = c.model
+    if min(m.num_steps, m.lstm_size, m.latent_dim) <= 0:
+        raise UserError(f"model.num_steps, model.lstm_size and model.latent_dim must be "
+                        f"positive, got {m.num_steps}, {m.lstm_size} and {m.latent_dim}")
+    if m.attention and min(m.read_size, m.write_size) < 2:
+        raise UserError(f"model.read_size and model.write_size must be >= 2 with attention "
+                        f"(the stride divides by N - 1), got {m.read_size} and {m.write_size}")
+    e = c.eval
+    if e.iwae_samples < 0 or min(e.iwae_examples, e.iwae_batch_size, e.iwae_chunk_size) <= 0:
+        raise UserError("eval.iwae_samples must be >= 0 and eval.iwae_examples, "
+                        "eval.iwae_batch_size, eval.iwae_chunk_size positive")
+    optim.check_optimizer_config(c.optimizer)
+
+
+def make_model(config) -> DRAW:
+    height, width, _ = DATASETS[config.data.name].shape
+    m = config.model
+    return DRAW(height=height, width=width, num_steps=m.num_steps, lstm_size=m.lstm_size,
+                latent_dim=m.latent_dim, attention=m.attention, read_size=m.read_size,
+                write_size=m.write_size)
+
+
+def canvas_tensors(params, images, prior_z, *, model: DRAW) -> dict:
+    """Canvases as Bernoulli means in [-1, 1]: `samples`, `reconstructions` (T, N, H, W, 1).
+
+    Reconstructions take z_t = mu_t (zero noise); `targets` are the test images.
+    """
+    def to_unit(canvases):
+        return 2.0 * jax.nn.sigmoid(canvases)[..., None] - 1.0
+
+    noise = jnp.zeros((model.num_steps, images.shape[0], model.latent_dim))
+    outputs = model.apply({"params": params}, images, noise)
+    samples = model.apply({"params": params}, prior_z, method=model.generate)
+    return {"samples": to_unit(samples), "reconstructions": to_unit(outputs["canvases"]),
+            "targets": 2.0 * images - 1.0}
+
+
+def save_animation(frames: np.ndarray, path: Path, ncol: int) -> Path:
+    """An animated GIF of `frames` (T, N, H, W, C) in [-1, 1]: frame t is the grid of canvases t."""
+    grids = [image_io.make_grid(frame, ncol) for frame in frames]
+    pictures = [Image.fromarray(g[..., 0] if g.shape[-1] == 1 else g).resize(
+        (g.shape[1] * GIF_SCALE, g.shape[0] * GIF_SCALE), Image.NEAREST) for g in grids]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    durations = [FRAME_MS] * (len(pictures) - 1) + [LAST_FRAME_MS]
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations,
+                     loop=0)
+    return path
+
+
+def save_strip(frames: np.ndarray, path: Path, first: np.ndarray | None = None) -> Path:
+    """A PNG with a row per example, a column per step of `frames` (T, N, H, W, C).
+
+    `first` (N, H, W, C), when given, is an extra first column (the target image).
+    """
+    rows = np.moveaxis(np.asarray(frames), 0, 1)  # (N, T, H, W, C)
+    if first is not None:
+        rows = np.concatenate([np.asarray(first)[:, None], rows], axis=1)
+    return image_io.save_grid(rows.reshape(-1, *rows.shape[2:]), path, rows.shape[1])
+
+
+class DRAWTask:
+    def __init__(self, config):
+        check_config(config)
+        self.config = config
+        self.model = make_model(config)
+        self.shape = DATASETS[config.data.name].shape
+        self.train_step = functools.partial(
+            steps.train_step, loss_fn=functools.partial(draw_loss, model=self.model))
+        self.eval_step = functools.partial(steps.eval_step, sums_fn=functools.partial(
+            draw_eval_sums, model=self.model, seed=config.seed))
+        e = config.eval
+        self.iwae_sums = functools.partial(draw_iwae_sums, model=self.model,
+                                           num_samples=e.iwae_samples,
+                                           chunk_size=e.iwae_chunk_size, seed=config.seed)
+        self.canvases = jax.jit(functools.partial(canvas_tensors, model=self.model))
+        m = config.model
+        self.prior_z = np.random.default_rng(config.seed).standard_normal(
+            (m.num_steps, NUM_PRIOR_SAMPLES, m.latent_dim)).astype(np.float32)
+
+    def init_state(self, rng) -> TrainState:
+        init_rng, state_rng = jax.random.split(rng)
+        m = self.config.model
+        noise = jnp.zeros((m.num_steps, 1, m.latent_dim))
+        variables = jax.jit(self.model.init)(init_rng, jnp.zeros((1, *self.shape)), noise)
+        tx = optim.make_optimizer(self.config.optimizer, self.config.num_train_steps)
+        return TrainState.create(apply_fn=self.model.apply, params=variables["params"], tx=tx,
+                                 batch_stats={}, rng=state_rng)
+
+    def train_batches(self, start_step: int):
+        c = self.config
+        return data.train_iterator(c.data.name, split=c.data.train_split, batch_size=c.batch_size,
+                                   seed=c.seed, image_range=c.data.image_range,
+                                   start_step=start_step)
+
+    def _batches(self, batch_size: int, max_examples: int | None = None):
+        c = self.config
+        return likelihood_eval.indexed_eval_batches(
+            c.data.name, split=c.data.eval_split, batch_size=batch_size,
+            image_range=c.data.image_range, max_examples=max_examples)
+
+    def evaluate(self, state, mesh, workdir, step, writer) -> dict[str, float]:
+        c = self.config
+        sums = likelihood_eval.split_sums(self.eval_step, state, self._batches(c.eval_batch_size),
+                                          mesh)
+        count = sums.pop("count")
+        metrics = {f"eval/{k}": v / count for k, v in sums.items()}
+        metrics["eval/count"] = count
+        if c.eval.iwae_samples > 0:
+            iwae = likelihood_eval.split_sums(
+                self.iwae_sums, {"params": state.params},
+                self._batches(c.eval.iwae_batch_size, c.eval.iwae_examples), mesh)
+            k, count = c.eval.iwae_samples, iwae["count"]
+            metrics[f"eval/iwae{k}_nll_nats"] = -iwae["log_likelihood"] / count
+            metrics["eval/iwae1_nll_nats"] = -iwae["elbo"] / count  # same examples and samples
+            metrics["eval/iwae_count"] = count
+        tensors = self._canvas_tensors(state.params)
+        grids = self.write_figures(tensors, Path(workdir) / "samples", f"{step:06d}_")
+        writer.write_images(step, {f"draw/{k}": g[None] for k, g in grids.items()})
+        return metrics
+
+    def _canvas_tensors(self, params) -> dict[str, np.ndarray]:
+        batch = next(self._batches(NUM_FIGURE_IMAGES))
+        return jax.device_get(self.canvases(jax.device_get(params), batch["image"],
+                                            self.prior_z))
+
+    def write_figures(self, tensors, directory: Path, prefix: str) -> dict[str, np.ndarray]:
+        """`<prefix>samples.png` and `<prefix>reconstructions.png`; returns the uint8 grids."""
+        pairs = np.stack([tensors["targets"], tensors["reconstructions"][-1]], axis=1)
+        tiles = {"samples": (tensors["samples"][-1], 8),
+                 "reconstructions": (pairs.reshape(-1, *pairs.shape[2:]), 16)}
+        grids = {}
+        for name, (images, ncol) in tiles.items():
+            image_io.save_grid(images, directory / f"{prefix}{name}.png", ncol)
+            grids[name] = image_io.make_grid(images, ncol)
+        return grids
+
+    def write_animations(self, tensors, directory: Path) -> None:
+        """The GIFs and strips of the module docstring in `directory`."""
+        samples, recons = tensors["samples"], tensors["reconstructions"]
+        save_animation(samples, directory / "samples.gif", 8)
+        save_animation(recons, directory / "reconstructions.gif", 8)
+        save_strip(samples[:, :NUM_STRIP_ROWS], directory / "samples_strip.png")
+        save_strip(recons[:, :NUM_STRIP_ROWS], directory / "reconstructions_strip.png",
+                   first=tensors["targets"][:NUM_STRIP_ROWS])
+
+    def finish(self, state, workdir) -> None:
+        workdir = Path(workdir)
+        tensors = self._canvas_tensors(state.params)
+        self.write_figures(tensors, workdir / "samples", "final_")
+        self.write_animations(tensors, workdir / "animations")
+        evals = [r for r in read_jsonl(workdir / "metrics.jsonl") if "eval/elbo" in r]
+        if evals:
+            (workdir / "final_metrics.json").write_text(json.dumps(evals[-1], indent=2))
