@@ -4,6 +4,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,3 +47,12 @@ def run_experiment(module: str, workdir, *flags, env=None, **popen):
     full_env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
     return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **popen)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_trace_counters():
+    """chex.assert_max_traces counts per function name across the whole session: reset it."""
+    import chex
+
+    chex.clear_trace_counter()
+    yield

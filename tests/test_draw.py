@@ -47,6 +47,7 @@ def trained():
     """A tiny DRAW after 40 Adam steps on real binarised Fashion-MNIST, and its losses."""
     task = DRAWTask(tiny_draw_config(num_train_steps=40))
     state = task.init_state(jax.random.PRNGKey(0))
+    chex.clear_trace_counter()  # module-scoped: set up before the autouse reset in conftest
 
     @chex.assert_max_traces(n=1)
     def traced_step(state, batch):
