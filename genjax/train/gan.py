@@ -5,9 +5,9 @@ makes G and D from `GAN_MODELS` for the dataset's shape, binds
 `gan_train_step` (genjax/train/gan_step.py: n_critic D updates, one G update,
 EMA of G, DiffAugment, GP / R1) and evaluates the EMA generator:
 
-- `samples/step_XXXXXX.png`: 64 samples from fixed noise (a function of the
+- `samples/step_<NNNNNN>.png`: 64 samples from fixed noise (a function of the
   seed), the same latents at every evaluation; also logged to TensorBoard;
-- `samples/interp_XXXXXX.png`: 8 spherical interpolations between fixed latents;
+- `samples/interp_<NNNNNN>.png`: 8 spherical interpolations between fixed latents;
 - `eval/diversity_ratio`: the mean pairwise pixel distance of `eval_batch_size`
   EMA samples over that of as many real test images: ~1 healthy, towards 0
   under mode collapse (genjax/eval/gan_samples.py).
