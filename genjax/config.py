@@ -23,6 +23,9 @@ def check_common(config) -> None:
         value = config[name]
         if not isinstance(value, int) or value <= 0:
             raise UserError(f"{name} must be a positive integer, got {value!r}")
+    budget = config.get("max_train_seconds", 0)
+    if not isinstance(budget, (int, float)) or budget < 0:
+        raise UserError(f"max_train_seconds must be >= 0 (0: no time budget), got {budget!r}")
     from genjax.train.tasks import TASKS
 
     if config.task not in TASKS:

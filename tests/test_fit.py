@@ -79,9 +79,29 @@ def test_resume_continues_bit_for_bit(tmp_path):
         shutil.rmtree(tmp_path / "resumed" / "checkpoints" / step)
     resumed = fit(config, tmp_path / "resumed")
     _assert_bitwise_equal(straight, resumed)
-    steps = [r["step"] for r in map(json.loads, (tmp_path / "resumed" / "metrics.jsonl")
-                                    .read_text().splitlines()) if "train/loss" in r]
-    assert steps == [5, 10, 15, 20, 25, 30]
+    records = [r for r in map(json.loads, (tmp_path / "resumed" / "metrics.jsonl")
+                              .read_text().splitlines()) if "train/loss" in r]
+    assert [r["step"] for r in records] == [5, 10, 15, 20, 25, 30]
+    # Wall time carries over the resume: the step-10 checkpoint recorded it.
+    manager = checkpoint.make_manager(tmp_path / "resumed" / "checkpoints")
+    at_10 = checkpoint.saved_train_seconds(manager, 10)
+    elapsed = [r["train/elapsed_seconds"] for r in records]
+    assert 0 < elapsed[0] < elapsed[1] <= at_10 < elapsed[2] < elapsed[3] < elapsed[4] < elapsed[5]
+
+
+def test_time_budget_ends_the_run_like_its_last_step(tmp_path):
+    config = tiny_classifier_config(max_train_seconds=1e-3)  # spent by the first step
+    state = fit(config, tmp_path)
+    assert int(state.step) == 1
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["step"] == 1 and records[0]["train/elapsed_seconds"] >= 1e-3
+    assert any("eval/accuracy" in r for r in records)  # evaluated as a last step is
+    assert json.loads((tmp_path / "final_metrics.json").read_text())["step"] == 1
+    manager = checkpoint.make_manager(tmp_path / "checkpoints")
+    assert manager.all_steps() == [1]
+    assert checkpoint.saved_train_seconds(manager, 1) >= 1e-3
+    again = fit(config, tmp_path)  # the budget is spent: nothing more to do
+    assert int(again.step) == 1
 
 
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -120,6 +140,7 @@ def test_damaged_newest_checkpoint_falls_back_with_a_warning(tmp_path, caplog):
     ("batch_size", 0, "batch_size must be a positive integer"),
     ("model.widths", (8, -1), "must be positive"),
     ("optimizer.name", "adamm", "unknown optimizer.name"),
+    ("max_train_seconds", -5.0, "max_train_seconds must be >= 0"),
 ])
 def test_bad_config_fails_before_anything_is_written(tmp_path, field, value, message):
     with pytest.raises(UserError, match=message):

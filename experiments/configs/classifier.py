@@ -42,6 +42,7 @@ def get_config():
     c.batch_size = 128
     c.eval_batch_size = 1000
     c.num_train_steps = 9360  # 20 epochs of 468 batches
+    c.max_train_seconds = 0.0  # > 0: stop (and finish) at the first step past this wall time
     c.log_every = 100
     c.eval_every = 2340
     c.checkpoint_every = 1000

@@ -55,6 +55,7 @@ def get_config():
     c.eval_metrics = ("classifier_fd",)
     c.eval_num_samples = 2000
     c.num_train_steps = 9360  # 20 epochs of 468 batches; about 45 min on 2 CPU cores
+    c.max_train_seconds = 0.0  # > 0: stop (and finish) at the first step past this wall time
     c.log_every = 100
     c.eval_every = 1000
     c.checkpoint_every = 1000

@@ -29,10 +29,26 @@ def make_manager(directory: str | Path, *, max_to_keep: int = 3) -> ocp.Checkpoi
     return ocp.CheckpointManager(Path(directory).absolute(), options=options)
 
 
-def save(manager: ocp.CheckpointManager, step: int, state: Any) -> None:
-    """Start saving `state` as `step` (async); `manager.wait_until_finished()` to block."""
+def save(manager: ocp.CheckpointManager, step: int, state: Any, *,
+         train_seconds: float | None = None) -> None:
+    """Start saving `state` as `step` (async); `manager.wait_until_finished()` to block.
+
+    `train_seconds` (wall time spent training so far) is stored in the step's
+    metadata, so that it lands atomically with the state it describes.
+    """
     state_dict = flax.serialization.to_state_dict(jax.device_get(state))
-    manager.save(step, args=ocp.args.StandardSave(state_dict), force=True)
+    metadata = None if train_seconds is None else {"train_seconds": float(train_seconds)}
+    manager.save(step, args=ocp.args.StandardSave(state_dict), force=True,
+                 custom_metadata=metadata)
+
+
+def saved_train_seconds(manager: ocp.CheckpointManager, step: int) -> float:
+    """The training wall time recorded with `step` (0.0 for checkpoints without it)."""
+    try:
+        metadata = manager.metadata(step).custom_metadata or {}
+    except Exception:  # older or foreign checkpoints: no metadata is not an error
+        return 0.0
+    return float(metadata.get("train_seconds", 0.0))
 
 
 def restore(manager: ocp.CheckpointManager, step: int, template: Any) -> Any:

@@ -10,6 +10,13 @@ What it does, in order:
    event files, `metrics.jsonl`, log) with a progress bar (steps/s, ETA);
 5. evaluates and checkpoints at intervals and at the end.
 
+Time: `train/elapsed_seconds` in the logs is the wall time spent inside `fit`
+(steps, evaluations, checkpoints), summed over resumed runs: each checkpoint
+stores it in its metadata. A config with `max_train_seconds > 0` ends training
+at the first step past that budget as if it were the last step (evaluation,
+checkpoint, final outputs); the step reached depends on the machine's speed,
+so budgeted runs are reproducible only given the same stopping step.
+
 Safety: every metric is checked for NaN/Inf before a checkpoint is written and
 at each log interval; a non-finite value stops the run with a `NonFiniteError`
 naming the step and the metric, and no checkpoint of the bad state is saved.
@@ -100,9 +107,17 @@ def fit(config, workdir: str | Path):
     manager = checkpoint.make_manager(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
     state, restored_step = checkpoint.restore_latest(manager, state)
     start_step = int(state.step)
+    seconds_before = 0.0
     if restored_step is not None:
         logging.info("resumed from %s at step %d", manager.directory, start_step)
         _truncate_jsonl(workdir / "metrics.jsonl", start_step)
+        seconds_before = checkpoint.saved_train_seconds(manager, restored_step)
+    budget = float(config.get("max_train_seconds", 0) or 0)
+    if budget and seconds_before >= budget:
+        logging.info("time budget of %.0f s already spent at step %d; nothing to do",
+                     budget, start_step)
+        manager.close()
+        return state
     state = parallel.replicate(state, mesh)
 
     replicated, batch_sharding = parallel.replicated(mesh), parallel.batch_sharded(mesh)
@@ -115,7 +130,12 @@ def fit(config, workdir: str | Path):
     bar = tqdm(total=total, initial=start_step, unit="step", dynamic_ncols=True,
                disable=jax.process_index() > 0 or start_step >= total)
     timer_step, timer = start_step, time.perf_counter()
+    started = timer
 
+    def elapsed() -> float:
+        return seconds_before + time.perf_counter() - started
+
+    out_of_time = False
     with _TermFlag() as term:
         step = start_step
         while step < total:
@@ -124,13 +144,15 @@ def fit(config, workdir: str | Path):
             pending.append((step, metrics))
             step += 1
             bar.update(1)
-            last = step == total
+            out_of_time = bool(budget) and elapsed() >= budget
+            last = step == total or out_of_time
             if step % config.log_every == 0 or last:
                 fetched = _check_finite(pending)
                 pending = []
                 now = time.perf_counter()
                 scalars = _mean_metrics(fetched)
                 scalars["train/steps_per_second"] = (step - timer_step) / (now - timer)
+                scalars["train/elapsed_seconds"] = elapsed()
                 timer_step, timer = step, now
                 writer.write_scalars(step, scalars)
                 shown = getattr(task, "progress_metric", "loss")
@@ -139,15 +161,18 @@ def fit(config, workdir: str | Path):
                 writer.write_scalars(step, task.evaluate(state, mesh, workdir, step, writer))
             if step % config.checkpoint_every == 0 or last or term.raised:
                 _check_finite(pending)
-                checkpoint.save(manager, step, state)
+                checkpoint.save(manager, step, state, train_seconds=elapsed())
             writer.flush()
             if term.raised:
                 logging.warning("SIGTERM at step %d: checkpoint saved; run again to resume", step)
+                break
+            if out_of_time:
+                logging.info("time budget of %.0f s reached at step %d", budget, step)
                 break
     bar.close()
     manager.wait_until_finished()
     manager.close()
     writer.close()
-    if int(state.step) >= total:
+    if int(state.step) >= total or (out_of_time and not term.raised):
         task.finish(state, workdir)
     return state
