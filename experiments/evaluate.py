@@ -2,9 +2,10 @@
 
 python -m experiments.evaluate --workdir=runs/dcgan --num_samples=10000 --split=test
 
-Reads `<workdir>/config.json`, restores the newest readable checkpoint, draws
-`num_samples` images from the task's sampler and compares them with the split;
-writes `<workdir>/metrics.json` and prints a table.
+Reads `<workdir>/config.json`, restores the newest readable checkpoint (or
+`--step`), draws `num_samples` images from the task's sampler and compares them
+with the split; writes `<workdir>/metrics.json` (or `--output`) and prints a
+table. The record holds the checkpoint's step and its training wall time.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ flags.DEFINE_string("split", "test", "The real split to compare with.")
 flags.DEFINE_list("metrics", ["fid", "kid", "prdc", "classifier_fd"], "Metrics to compute.")
 flags.DEFINE_integer("batch_size", 100, "Images per feature-network batch.")
 flags.DEFINE_integer("seed", 0, "Seed of the samples drawn.")
+flags.DEFINE_integer("step", None, "Checkpoint step to evaluate (default: the newest readable).")
+flags.DEFINE_string("output", None, "Where to write the JSON (default: <workdir>/metrics.json).")
 FLAGS = flags.FLAGS
 
 
@@ -59,14 +62,24 @@ def evaluate_workdir(workdir: Path) -> dict[str, float]:
     metrics.check_request(dataset=config.data.name, split=FLAGS.split,
                           num_samples=FLAGS.num_samples, metrics=FLAGS.metrics)
     manager = checkpoint.make_manager(workdir / "checkpoints")
-    state, step = checkpoint.restore_latest(manager, task.init_state(jax.random.PRNGKey(0)))
+    template = task.init_state(jax.random.PRNGKey(0))
+    if FLAGS.step is not None:
+        if FLAGS.step not in manager.all_steps():
+            raise UserError(f"no checkpoint step {FLAGS.step} in {workdir / 'checkpoints'}; "
+                            f"saved steps: {sorted(manager.all_steps())}")
+        state, step = checkpoint.restore(manager, FLAGS.step, template), FLAGS.step
+    else:
+        state, step = checkpoint.restore_latest(manager, template)
     if step is None:
         raise UserError(f"{workdir / 'checkpoints'} holds no checkpoint")
-    results = {"step": float(step), **metrics.evaluate(
+    results = {"step": float(step),
+               "train_seconds": checkpoint.saved_train_seconds(manager, step), **metrics.evaluate(
         task.sampler(state, FLAGS.batch_size), dataset=config.data.name, split=FLAGS.split,
         num_samples=FLAGS.num_samples, metrics=FLAGS.metrics, batch_size=FLAGS.batch_size,
         seed=FLAGS.seed)}
-    (workdir / "metrics.json").write_text(json.dumps(results, indent=2))
+    output = Path(FLAGS.output) if FLAGS.output else workdir / "metrics.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2))
     return results
 
 

@@ -274,6 +274,16 @@ def test_fit_writes_sample_grids_and_resumes_bit_for_bit(tmp_path):
     assert results["classifier_fd"] > 10
     saved = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     assert saved == pytest.approx(results)
+    assert results["train_seconds"] > 0  # the checkpoint's recorded training wall time
+    evaluate_command.FLAGS(["evaluate", f"--workdir={tmp_path / 'straight'}", "--step=10",
+                            "--num_samples=300", "--metrics=classifier_fd",
+                            f"--output={tmp_path / 'at10.json'}"])
+    at_10 = evaluate_command.evaluate_workdir(tmp_path / "straight")
+    assert at_10["step"] == 10 and 0 < at_10["train_seconds"] < results["train_seconds"]
+    assert json.loads((tmp_path / "at10.json").read_text()) == pytest.approx(at_10)
+    evaluate_command.FLAGS(["evaluate", f"--workdir={tmp_path / 'straight'}", "--step=7"])
+    with pytest.raises(UserError, match=r"no checkpoint step 7 .* saved steps: \[10, 20\]"):
+        evaluate_command.evaluate_workdir(tmp_path / "straight")
     assert ((tmp_path / "straight" / "samples.png").read_bytes()
             == (tmp_path / "resumed" / "samples.png").read_bytes())
 
