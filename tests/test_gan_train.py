@@ -24,7 +24,7 @@ from genjax.io import checkpoint
 from genjax.losses.gan import r1_penalty
 from genjax.train.gan import GANTask, gan_train_step, init_gan_state
 from genjax.train.loop import fit
-from tests.conftest import ROOT, override
+from tests.conftest import ROOT, override, run_experiment
 
 
 class MLPGenerator(nn.Module):
@@ -338,3 +338,40 @@ def test_pairwise_distance_slerp_and_fixed_noise_values():
     assert strip.shape == (8, 5)
     norms = np.linalg.norm(strip, axis=1).reshape(2, 4)  # slerp keeps norms between the ends'
     assert np.all(norms.min(1) >= np.minimum(norms[:, 0], norms[:, -1]) - 1e-5)
+
+
+def test_loss_table_runs_each_row_on_the_budget_and_caches_it(tmp_path):
+
+    small = ["--config.model.width=8", "--config.model.latent_dim=16",
+             "--config.batch_size=40", "--config.eval_batch_size=64", "--config.log_every=1",
+             "--config.eval_every=1000", "--config.checkpoint_every=1000",
+             "--config.eval_metrics=()", "--num_samples=300", "--budget_seconds=0.001"]
+    proc = run_experiment("experiments.gan_losses", tmp_path, "--variants=minimax,wgan_gp",
+                          *small)
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert list(results) == ["minimax", "wgan_gp"]
+    for name, row in results.items():
+        assert row["steps"] == 1, name  # the budget is spent by the first step
+        assert row["train_seconds"] >= 0.001 and row["classifier_fd"] > 10
+        assert row["classifier_fd_samples"] == 300
+    assert results["wgan_gp"]["images_seen"] == 320  # Gulrajani et al.: 5 critic batches of 64
+    saved = json.loads((tmp_path / "wgan_gp" / "config.json").read_text())
+    assert (saved["loss"]["name"], saved["loss"]["gp_weight"], saved["n_critic"],
+            saved["model"]["d_norm"], saved["d_optimizer"]["b2"]) == ("wgan", 10.0, 5, "none", 0.9)
+    table = (tmp_path / "table.md").read_text()
+    assert "| minimax | 1 | 40 |" in table and "| wgan_gp | 1 | 320 |" in table
+    # A finished row is not trained again: the rerun only rewrites the table.
+    proc = run_experiment("experiments.gan_losses", tmp_path, "--variants=wgan_gp", *small)
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out[-3000:]
+    assert json.loads((tmp_path / "results.json").read_text()) == results
+    assert "minimax" not in (tmp_path / "table.md").read_text()
+
+
+def test_loss_table_rejects_an_unknown_row_at_once(tmp_path):
+    proc = run_experiment("experiments.gan_losses", tmp_path, "--variants=minimax,wgan")
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 2 and "unknown variants ['wgan']" in out
+    assert not (tmp_path / "minimax").exists()
