@@ -35,11 +35,11 @@ from genjax import data
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.eval import images as image_io
-from genjax.eval import likelihood as likelihood_eval
 from genjax.io.writers import read_jsonl
 from genjax.losses.draw import draw_eval_sums, draw_iwae_sums, draw_loss
 from genjax.models.draw import DRAW
 from genjax.train import optim, steps
+from genjax.train.likelihood_task import LikelihoodTask
 from genjax.train.state import TrainState
 
 NUM_PRIOR_SAMPLES = 64
@@ -120,7 +120,7 @@ def save_strip(frames: np.ndarray, path: Path, first: np.ndarray | None = None) 
     return image_io.save_grid(rows.reshape(-1, *rows.shape[2:]), path, rows.shape[1])
 
 
-class DRAWTask:
+class DRAWTask(LikelihoodTask):
     def __init__(self, config):
         check_config(config)
         self.config = config
@@ -148,40 +148,15 @@ class DRAWTask:
         return TrainState.create(apply_fn=self.model.apply, params=variables["params"], tx=tx,
                                  batch_stats={}, rng=state_rng)
 
-    def train_batches(self, start_step: int):
-        c = self.config
-        return data.train_iterator(c.data.name, split=c.data.train_split, batch_size=c.batch_size,
-                                   seed=c.seed, image_range=c.data.image_range,
-                                   start_step=start_step)
-
-    def _batches(self, batch_size: int, max_examples: int | None = None):
-        c = self.config
-        return likelihood_eval.indexed_eval_batches(
-            c.data.name, split=c.data.eval_split, batch_size=batch_size,
-            image_range=c.data.image_range, max_examples=max_examples)
-
     def evaluate(self, state, mesh, workdir, step, writer) -> dict[str, float]:
-        c = self.config
-        sums = likelihood_eval.split_sums(self.eval_step, state, self._batches(c.eval_batch_size),
-                                          mesh)
-        count = sums.pop("count")
-        metrics = {f"eval/{k}": v / count for k, v in sums.items()}
-        metrics["eval/count"] = count
-        if c.eval.iwae_samples > 0:
-            iwae = likelihood_eval.split_sums(
-                self.iwae_sums, {"params": state.params},
-                self._batches(c.eval.iwae_batch_size, c.eval.iwae_examples), mesh)
-            k, count = c.eval.iwae_samples, iwae["count"]
-            metrics[f"eval/iwae{k}_nll_nats"] = -iwae["log_likelihood"] / count
-            metrics["eval/iwae1_nll_nats"] = -iwae["elbo"] / count  # same examples and samples
-            metrics["eval/iwae_count"] = count
+        metrics = self.likelihood_metrics(state, mesh)
         tensors = self._canvas_tensors(state.params)
         grids = self.write_figures(tensors, Path(workdir) / "samples", f"{step:06d}_")
         writer.write_images(step, {f"draw/{k}": g[None] for k, g in grids.items()})
         return metrics
 
     def _canvas_tensors(self, params) -> dict[str, np.ndarray]:
-        batch = next(self._batches(NUM_FIGURE_IMAGES))
+        batch = next(self.eval_batches(NUM_FIGURE_IMAGES))
         return jax.device_get(self.canvases(jax.device_get(params), batch["image"],
                                             self.prior_z))
 

@@ -42,6 +42,7 @@ from genjax.losses.likelihoods import LIKELIHOODS, Likelihood
 from genjax.losses.vae import elbo_eval_sums, elbo_loss, gaussian_kl
 from genjax.models.vae import VAE_MODELS
 from genjax.train import optim, steps
+from genjax.train.likelihood_task import LikelihoodTask
 from genjax.train.state import TrainState
 
 NUM_FIGURE_IMAGES = 32  # test images used by the reconstruction, interpolation, traversal
@@ -143,12 +144,13 @@ FIGURE_COLUMNS = {"samples": 8, "reconstructions": 16, "interpolation": INTERPOL
                   "traversal": len(TRAVERSAL_VALUES)}
 
 
-class VAETask:
+class VAETask(LikelihoodTask):
     def __init__(self, config):
         check_config(config)
         self.config = config
         self.likelihood = make_likelihood(config)
         self.model = make_model(config, self.likelihood)
+        self.bits_per_dim = self.likelihood.bits_per_dim
         self.shape = DATASETS[config.data.name].shape
         loss = config.loss
         loss_fn = functools.partial(elbo_loss, model=self.model, likelihood=self.likelihood,
@@ -177,36 +179,8 @@ class VAETask:
         return TrainState.create(apply_fn=self.model.apply, params=variables["params"], tx=tx,
                                  batch_stats={}, rng=state_rng)
 
-    def train_batches(self, start_step: int):
-        c = self.config
-        return data.train_iterator(c.data.name, split=c.data.train_split, batch_size=c.batch_size,
-                                   seed=c.seed, image_range=c.data.image_range,
-                                   start_step=start_step)
-
-    def _batches(self, batch_size: int, max_examples: int | None = None):
-        c = self.config
-        return likelihood_eval.indexed_eval_batches(
-            c.data.name, split=c.data.eval_split, batch_size=batch_size,
-            image_range=c.data.image_range, max_examples=max_examples)
-
     def evaluate(self, state, mesh, workdir, step, writer) -> dict[str, float]:
-        c = self.config
-        sums = likelihood_eval.split_sums(self.eval_step, state, self._batches(c.eval_batch_size),
-                                          mesh)
-        count = sums.pop("count")
-        metrics = {f"eval/{k}": v / count for k, v in sums.items()}
-        metrics["eval/count"] = count
-        if c.eval.iwae_samples > 0:
-            iwae = likelihood_eval.split_sums(
-                self.iwae_sums, {"params": state.params},
-                self._batches(c.eval.iwae_batch_size, c.eval.iwae_examples), mesh)
-            k, count = c.eval.iwae_samples, iwae["count"]
-            metrics[f"eval/iwae{k}_nll_nats"] = -iwae["log_likelihood"] / count
-            metrics["eval/iwae1_nll_nats"] = -iwae["elbo"] / count  # same examples and samples
-            metrics["eval/iwae_count"] = count
-            if self.likelihood.bits_per_dim:
-                metrics[f"eval/iwae{k}_bits_per_dim"] = (metrics[f"eval/iwae{k}_nll_nats"]
-                                                         / (math.prod(self.shape) * math.log(2)))
+        metrics = self.likelihood_metrics(state, mesh)
         grids = self.write_figures(state.params, Path(workdir) / "samples", f"{step:06d}_")
         writer.write_images(step, {f"vae/{k}": g[None] for k, g in grids.items()
                                    if k in ("samples", "reconstructions")})
@@ -214,7 +188,7 @@ class VAETask:
 
     def write_figures(self, params, directory: Path, prefix: str) -> dict[str, np.ndarray]:
         """Write the four PNGs as `<directory>/<prefix><name>.png`; returns the uint8 grids."""
-        batch = next(self._batches(NUM_FIGURE_IMAGES))
+        batch = next(self.eval_batches(NUM_FIGURE_IMAGES))
         tensors = jax.device_get(self.figures(jax.device_get(params), batch["image"],
                                               self.prior_noise))
         grids = {}
@@ -230,7 +204,7 @@ class VAETask:
         whole image, -ELBO / ln 2, for discrete likelihoods.
         """
         sums = likelihood_eval.split_sums(self.compression_sums, {"params": params},
-                                          self._batches(self.config.eval_batch_size))
+                                          self.eval_batches(self.config.eval_batch_size))
         mean = {k: v / sums["count"] for k, v in sums.items() if k != "count"}
         levels = self.likelihood.levels or 256  # continuous data comes from 8-bit images
         image_bits = math.prod(self.shape) * math.log2(levels)

@@ -1,0 +1,58 @@
+"""What the VAE and DRAW tasks share: their data, the test ELBO and the IWAE-k bound.
+
+Both are latent-variable models scored the same way, so that their figures
+compare: the single-sample ELBO terms summed over the whole eval split
+(`eval/<term>` per example, `eval/count`), and, when `eval.iwae_samples` = k
+> 0, the importance-weighted bound (Burda et al. 2015) on the first
+`eval.iwae_examples` examples: `eval/iwae<k>_nll_nats`, beside
+`eval/iwae1_nll_nats` (the k = 1 bound of the same examples and samples) and,
+for likelihoods of discrete 8-bit data, `eval/iwae<k>_bits_per_dim`.
+
+A subclass sets `config`, `shape`, `eval_step` (per-batch ELBO sums),
+`iwae_sums` (per-batch IWAE sums) and `bits_per_dim` (bool).
+"""
+
+from __future__ import annotations
+
+import math
+
+from genjax import data
+from genjax.eval import likelihood as likelihood_eval
+
+
+class LikelihoodTask:
+    bits_per_dim = False
+
+    def train_batches(self, start_step: int):
+        c = self.config
+        return data.train_iterator(c.data.name, split=c.data.train_split, batch_size=c.batch_size,
+                                   seed=c.seed, image_range=c.data.image_range,
+                                   start_step=start_step)
+
+    def eval_batches(self, batch_size: int, max_examples: int | None = None):
+        """The eval split once, in order, with example indices (keys of per-example noise)."""
+        c = self.config
+        return likelihood_eval.indexed_eval_batches(
+            c.data.name, split=c.data.eval_split, batch_size=batch_size,
+            image_range=c.data.image_range, max_examples=max_examples)
+
+    def likelihood_metrics(self, state, mesh) -> dict[str, float]:
+        """The ELBO terms over the split and the IWAE-k bound (see the module docstring)."""
+        c = self.config
+        sums = likelihood_eval.split_sums(self.eval_step, state,
+                                          self.eval_batches(c.eval_batch_size), mesh)
+        count = sums.pop("count")
+        metrics = {f"eval/{k}": v / count for k, v in sums.items()}
+        metrics["eval/count"] = count
+        if c.eval.iwae_samples > 0:
+            iwae = likelihood_eval.split_sums(
+                self.iwae_sums, {"params": state.params},
+                self.eval_batches(c.eval.iwae_batch_size, c.eval.iwae_examples), mesh)
+            k, count = c.eval.iwae_samples, iwae["count"]
+            metrics[f"eval/iwae{k}_nll_nats"] = -iwae["log_likelihood"] / count
+            metrics["eval/iwae1_nll_nats"] = -iwae["elbo"] / count  # same examples and samples
+            metrics["eval/iwae_count"] = count
+            if self.bits_per_dim:
+                metrics[f"eval/iwae{k}_bits_per_dim"] = (metrics[f"eval/iwae{k}_nll_nats"]
+                                                         / (math.prod(self.shape) * math.log(2)))
+        return metrics
