@@ -2,6 +2,9 @@
 
 python -m experiments.dcgan --workdir=runs/dcgan
 python -m experiments.dcgan --config=experiments/configs/dcgan_cifar10.py --workdir=runs/c10
+python -m experiments.dcgan --config=experiments/configs/cdcgan.py --workdir=runs/cdcgan
+    (class-conditional: projection D; --config.model.conditioning=acgan
+    --config.loss.ac_weight=1.0 for AC-GAN)
 """
 
 from experiments import launch

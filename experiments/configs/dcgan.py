@@ -8,6 +8,9 @@ players, batch 128, N(0, 0.02) weights (in the model), BatchNorm in G and D,
 the non-saturating G loss (Goodfellow et al. 2014, Section 3). Samples are
 drawn from an EMA of G's weights (decay 0.999, warmed up over the first steps,
 Yazici et al. 2019). Sample grids land in workdir/samples/.
+
+The class-conditional variant is experiments/configs/cdcgan.py (model.num_classes,
+model.conditioning, loss.ac_weight; all off here).
 """
 
 import ml_collections
@@ -28,11 +31,14 @@ def get_config():
     c.model.width = 64  # 0.9M parameters at 28x28 (ENVIRONMENT.md's benchmark model)
     c.model.latent_dim = 100
     c.model.d_norm = "batch_norm"  # batch_norm | spectral_norm | none
+    c.model.num_classes = 0  # 0: unconditional; else the dataset's class count (cdcgan.py)
+    c.model.conditioning = "projection"  # projection | acgan (used when num_classes > 0)
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "nonsaturating"  # genjax.losses.gan.GAN_LOSSES
     c.loss.gp_weight = 0.0  # WGAN-GP: 10 (needs d_norm none or spectral_norm)
     c.loss.r1_gamma = 0.0
+    c.loss.ac_weight = 0.0  # AC-GAN auxiliary class loss weight (conditioning="acgan": 1)
 
     c.n_critic = 1  # D updates per G update; each takes batch_size / n_critic reals
     c.ema_decay = 0.999

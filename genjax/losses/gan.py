@@ -17,6 +17,11 @@ raw discriminator outputs D(x) of shape (N,), before any sigmoid.
   1/2 E (D(G(z)) - a)^2, G minimises 1/2 E (D(G(z)) - c)^2; the registry entry
   uses the 0-1 coding a = 0, b = c = 1.
 
+- auxiliary classifier (Odena, Olah & Shlens 2017, eq. 2): the class part of
+  the AC-GAN objective, L_C = E log P(C = c | X_real) + E log P(C = c | X_fake),
+  as a cross-entropy both players minimise (D on reals and fakes, G on fakes):
+  `class_cross_entropy`.
+
 `gradient_penalty` and `r1_penalty` differentiate a function
 `d_fn(images) -> logits (N,)` with respect to its input. They assume the logit
 of each image depends on that image only (no BatchNorm in train mode in D),
@@ -105,6 +110,17 @@ def gradient_penalty(d_fn: DiscriminatorFn, real_images: Array, fake_images: Arr
 def r1_penalty(d_fn: DiscriminatorFn, real_images: Array, *, gamma: float = 10.0) -> Array:
     """gamma / 2 * E ||grad D(x)||^2 on real data (Mescheder et al. 2018, eq. 9)."""
     return 0.5 * gamma * jnp.mean(squared_gradient_norms(d_fn, real_images))
+
+
+def class_cross_entropy(class_logits: Array, labels: Array) -> Array:
+    """-E log softmax(class_logits)[label]: one term of -L_C (Odena et al. 2017, eq. 2)."""
+    log_probs = jax.nn.log_softmax(class_logits, axis=-1)
+    return -jnp.mean(jnp.take_along_axis(log_probs, labels[:, None], axis=-1))
+
+
+def class_accuracy(class_logits: Array, labels: Array) -> Array:
+    """The fraction of rows whose largest class logit is the label's."""
+    return jnp.mean(jnp.argmax(class_logits, axis=-1) == labels)
 
 
 class GANLoss(NamedTuple):

@@ -35,8 +35,25 @@ so that pmap and jit see the same latents; gradients, metrics and batch
 statistics are then averaged over the axis, and the per-image keys of
 augmentation and GP are folded with the device index.
 
+Class-conditional GANs (`num_classes > 0`; genjax/models/conditional.py): the
+batch also holds int32 `batch["label"]`, sliced like the images, and D scores
+every real with its label. Fakes are made for labels drawn uniformly from
+{0, ..., num_classes - 1}: each noise key above is split into (latent key,
+label key), so the labels are as reproducible as the latents and sharded like
+them; D scores each fake with the label it was generated for. The gradient
+penalty and R1 differentiate x -> D(x, y) with the reals' labels y (for the
+GP's interpolates too: the penalty constrains each class's critic, and which
+class is checked at a point is a sampling choice). A discriminator that also
+returns class logits (AC-GAN, Odena et al. 2017) adds, with `ac_weight > 0`,
+ac_weight (CE(reals) + CE(fakes)) to D's loss, both terms of L_C in their
+eq. 2 (D maximises L_S + L_C, eq. 3), and ac_weight CE(fakes) to G's loss
+(G maximises L_C - L_S). `num_classes=0` is the unconditional step, the same
+computation and random draws as before conditioning existed.
+
 Generators and discriminators are any flax modules called as `G(z, *, train)`
--> images and `D(images, *, train)` -> logits (N,); `batch_stats` is optional.
+-> images and `D(images, *, train)` -> logits (N,), or, conditional,
+`G(z, labels, *, train)` and `D(images, labels, *, train)` -> logits or
+(logits, class_logits (N, num_classes)); `batch_stats` is optional.
 `genjax.train.gan.GANTask` builds them, the step and the data from a config
 for `fit`.
 """
@@ -53,7 +70,14 @@ import optax
 from flax import struct
 
 from genjax.augment import diff_augment
-from genjax.losses.gan import GANLoss, get_gan_loss, gradient_penalty, r1_penalty
+from genjax.losses.gan import (
+    GANLoss,
+    class_accuracy,
+    class_cross_entropy,
+    get_gan_loss,
+    gradient_penalty,
+    r1_penalty,
+)
 from genjax.train.ema import ema_update
 from genjax.train.state import TrainState
 
@@ -81,14 +105,19 @@ class GANState(struct.PyTreeNode):
 
 def init_gan_state(rng: Array, *, generator: nn.Module, discriminator: nn.Module,
                    g_tx: optax.GradientTransformation, d_tx: optax.GradientTransformation,
-                   image_shape: tuple[int, ...], latent_dim: int) -> GANState:
-    """Initialise G, D and their optimizers; the EMA generator starts as a copy of G."""
+                   image_shape: tuple[int, ...], latent_dim: int,
+                   num_classes: int = 0) -> GANState:
+    """Initialise G, D and their optimizers; the EMA generator starts as a copy of G.
+
+    `num_classes > 0`: G and D are conditional and are initialised with labels too.
+    """
     g_key, d_key, state_key = jax.random.split(rng, 3)
+    labels = (jnp.zeros((1,), jnp.int32),) if num_classes > 0 else ()
     # One compiled init each: op by op, every random draw would be compiled on its own.
     g_vars = jax.jit(functools.partial(generator.init, train=False))(
-        g_key, jnp.zeros((1, latent_dim)))
+        g_key, jnp.zeros((1, latent_dim)), *labels)
     d_vars = jax.jit(functools.partial(discriminator.init, train=False))(
-        d_key, jnp.zeros((1, *image_shape)))
+        d_key, jnp.zeros((1, *image_shape)), *labels)
     g = TrainState.create(apply_fn=generator.apply, params=g_vars["params"], tx=g_tx,
                           batch_stats=g_vars.get("batch_stats", {}))
     d = TrainState.create(apply_fn=discriminator.apply, params=d_vars["params"], tx=d_tx,
@@ -113,9 +142,20 @@ def draw_noise(rng: Array, num: int, latent_dim: int, *, sharding=None,
     return jax.lax.dynamic_slice_in_dim(z, jax.lax.axis_index(axis_name) * num, num)
 
 
-def _apply_train(module: nn.Module, params, batch_stats, inputs) -> tuple[Array, Any]:
-    """module(inputs, train=True) -> (outputs, new batch_stats); {} for stateless modules."""
-    outputs, updates = module.apply({"params": params, "batch_stats": batch_stats}, inputs,
+def draw_labels(rng: Array, num: int, num_classes: int, *, sharding=None,
+                axis_name: str | None = None) -> Array:
+    """Uniform int32 class labels (num,), sharded and split over pmap like `draw_noise`."""
+    if axis_name is None:
+        labels = jax.random.randint(rng, (num,), 0, num_classes, jnp.int32)
+        return labels if sharding is None else jax.lax.with_sharding_constraint(labels, sharding)
+    devices = jax.lax.axis_size(axis_name)
+    labels = jax.random.randint(rng, (num * devices,), 0, num_classes, jnp.int32)
+    return jax.lax.dynamic_slice_in_dim(labels, jax.lax.axis_index(axis_name) * num, num)
+
+
+def _apply_train(module: nn.Module, params, batch_stats, *inputs) -> tuple[Array, Any]:
+    """module(*inputs, train=True) -> (outputs, new batch_stats); {} for stateless modules."""
+    outputs, updates = module.apply({"params": params, "batch_stats": batch_stats}, *inputs,
                                     train=True, mutable=["batch_stats"])
     return outputs, updates["batch_stats"]
 
@@ -124,20 +164,28 @@ def gan_train_step(state: GANState, batch, *, generator: nn.Module, discriminato
                    loss: str | GANLoss, latent_dim: int, n_critic: int = 1,
                    gp_weight: float = 0.0, r1_gamma: float = 0.0, ema_decay: float = 0.999,
                    ema_warmup: bool = False, diffaug_policy: str = "", noise_sharding=None,
-                   axis_name: str | None = None) -> tuple[GANState, Metrics]:
+                   axis_name: str | None = None, num_classes: int = 0,
+                   ac_weight: float = 0.0) -> tuple[GANState, Metrics]:
     """n_critic D updates then one G update and the EMA update; see the module docstring.
 
     Metrics: d_loss (adversarial part), gp, r1 (weighted, as added to d_loss),
     d_real / d_fake (mean logits on reals and fakes), d_real_prob / d_fake_prob
     (mean sigmoid of those logits), d_grad_norm (all averaged over the critic
-    updates), g_loss, g_grad_norm.
+    updates), g_loss, g_grad_norm. With class logits from D (AC-GAN) also
+    d_class_loss and g_class_loss (weighted, as added to the losses) and
+    d_class_acc (D's classification accuracy on the reals).
     """
     gan_loss = get_gan_loss(loss) if isinstance(loss, str) else loss
     real = batch["image"]
     if real.shape[0] % n_critic:
         raise ValueError(f"batch of {real.shape[0]} is not divisible by n_critic={n_critic}")
     m = real.shape[0] // n_critic
-    real_slices = jnp.swapaxes(real.reshape(m, n_critic, *real.shape[1:]), 0, 1)
+
+    def critic_slices(array):  # slice i: examples i, i + n_critic, ... (module docstring)
+        return jnp.swapaxes(array.reshape(m, n_critic, *array.shape[1:]), 0, 1)
+
+    real_slices = critic_slices(real)
+    label_slices = critic_slices(batch["label"]) if num_classes > 0 else [None] * n_critic
     d_key, g_key = jax.random.split(state.step_rng())
 
     def per_device(key):  # per-image keys differ between pmap devices
@@ -146,24 +194,42 @@ def gan_train_step(state: GANState, batch, *, generator: nn.Module, discriminato
     def augment(images, key):
         return diff_augment(images, per_device(key), diffaug_policy) if diffaug_policy else images
 
-    def generate(g_params, key):
-        z = draw_noise(key, m, latent_dim, sharding=noise_sharding, axis_name=axis_name)
-        return _apply_train(generator, g_params, state.g.batch_stats, z)
+    def generate(g_params, key):  # -> (images, their labels or None, G's new batch_stats)
+        if num_classes == 0:
+            z = draw_noise(key, m, latent_dim, sharding=noise_sharding, axis_name=axis_name)
+            images, stats = _apply_train(generator, g_params, state.g.batch_stats, z)
+            return images, None, stats
+        z_key, label_key = jax.random.split(key)
+        z = draw_noise(z_key, m, latent_dim, sharding=noise_sharding, axis_name=axis_name)
+        labels = draw_labels(label_key, m, num_classes, sharding=noise_sharding,
+                             axis_name=axis_name)
+        images, stats = _apply_train(generator, g_params, state.g.batch_stats, z, labels)
+        return images, labels, stats
+
+    def discriminate(params, batch_stats, images, labels):  # -> (logits, class logits, stats)
+        inputs = (images,) if labels is None else (images, labels)
+        outputs, stats = _apply_train(discriminator, params, batch_stats, *inputs)
+        logits, class_logits = outputs if isinstance(outputs, tuple) else (outputs, None)
+        if ac_weight > 0 and class_logits is None:
+            raise ValueError("ac_weight > 0 needs a discriminator that returns class logits")
+        return logits, class_logits, stats
 
     def average(tree):
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
-    def critic_update(d: TrainState, real_images, index: int):
+    def critic_update(d: TrainState, real_images, real_labels, index: int):
         z_key, real_key, fake_key, gp_key = jax.random.split(jax.random.fold_in(d_key, index), 4)
-        fake_images = jax.lax.stop_gradient(generate(state.g.params, z_key)[0])
+        fake_images, fake_labels, _ = generate(state.g.params, z_key)
+        fake_images = jax.lax.stop_gradient(fake_images)
 
         def d_objective(params):
             real_in, fake_in = augment(real_images, real_key), augment(fake_images, fake_key)
-            real_logits, stats = _apply_train(discriminator, params, d.batch_stats, real_in)
-            fake_logits, stats = _apply_train(discriminator, params, stats, fake_in)
+            real_logits, real_class, stats = discriminate(params, d.batch_stats, real_in,
+                                                          real_labels)
+            fake_logits, fake_class, stats = discriminate(params, stats, fake_in, fake_labels)
 
             def d_fn(images):  # per-image logits for the penalties; state changes dropped
-                return _apply_train(discriminator, params, d.batch_stats, images)[0]
+                return discriminate(params, d.batch_stats, images, real_labels)[0]
 
             zero = jnp.zeros((), real_logits.dtype)
             gp = (gradient_penalty(d_fn, real_in, fake_in, per_device(gp_key), weight=gp_weight)
@@ -174,7 +240,14 @@ def gan_train_step(state: GANState, batch, *, generator: nn.Module, discriminato
                        "d_real": jnp.mean(real_logits), "d_fake": jnp.mean(fake_logits),
                        "d_real_prob": jnp.mean(jax.nn.sigmoid(real_logits)),
                        "d_fake_prob": jnp.mean(jax.nn.sigmoid(fake_logits))}
-            return d_loss + gp + r1, (metrics, stats)
+            d_total = d_loss + gp + r1
+            if real_class is not None:  # AC-GAN: both terms of L_C (Odena et al. 2017, eq. 2)
+                d_class_loss = ac_weight * (class_cross_entropy(real_class, real_labels)
+                                            + class_cross_entropy(fake_class, fake_labels))
+                metrics.update(d_class_loss=d_class_loss,
+                               d_class_acc=class_accuracy(real_class, real_labels))
+                d_total = d_total + d_class_loss
+            return d_total, (metrics, stats)
 
         grads, (metrics, stats) = jax.grad(d_objective, has_aux=True)(d.params)
         grads, metrics, stats = average((grads, metrics, stats))
@@ -183,20 +256,23 @@ def gan_train_step(state: GANState, batch, *, generator: nn.Module, discriminato
 
     d, d_metrics = state.d, []
     for index in range(n_critic):  # not lax.scan: see the module docstring
-        d, metrics = critic_update(d, real_slices[index], index)
+        d, metrics = critic_update(d, real_slices[index], label_slices[index], index)
         d_metrics.append(metrics)
 
     z_key, aug_key = jax.random.split(g_key)
 
     def g_objective(params):
-        fake_images, g_stats = generate(params, z_key)
-        fake_logits, _ = _apply_train(discriminator, d.params, d.batch_stats,
-                                      augment(fake_images, aug_key))
+        fake_images, fake_labels, g_stats = generate(params, z_key)
+        fake_logits, fake_class, _ = discriminate(d.params, d.batch_stats,
+                                                  augment(fake_images, aug_key), fake_labels)
         g_loss = gan_loss.g_loss(fake_logits)
-        return g_loss, (g_loss, g_stats)
+        if fake_class is None:
+            return g_loss, ({"g_loss": g_loss}, g_stats)
+        g_class_loss = ac_weight * class_cross_entropy(fake_class, fake_labels)
+        return g_loss + g_class_loss, ({"g_loss": g_loss, "g_class_loss": g_class_loss}, g_stats)
 
-    grads, (g_loss, g_stats) = jax.grad(g_objective, has_aux=True)(state.g.params)
-    grads, g_loss, g_stats = average((grads, g_loss, g_stats))
+    grads, (g_metrics, g_stats) = jax.grad(g_objective, has_aux=True)(state.g.params)
+    grads, g_metrics, g_stats = average((grads, g_metrics, g_stats))
     g = state.g.apply_gradients(grads=grads, batch_stats=g_stats)
     g_ema_params = ema_update(state.g_ema_params, g.params, ema_decay,
                               state.step if ema_warmup else None)
@@ -204,6 +280,6 @@ def gan_train_step(state: GANState, batch, *, generator: nn.Module, discriminato
                           g_ema_batch_stats=g.batch_stats)
     metrics = {name: jnp.mean(jnp.stack([record[name] for record in d_metrics]))
                for name in d_metrics[0]}
-    metrics.update(g_loss=g_loss, g_grad_norm=optax.global_norm(grads))
+    metrics.update(g_metrics, g_grad_norm=optax.global_norm(grads))
     return state, metrics
 
