@@ -17,6 +17,13 @@ def get_config():
     c.data.train_split = "train"
     c.data.eval_split = "test"
     c.data.image_range = "[0,1]"
+    # Training set: "" reads data.train_split through tfds; a path reads an .npz of uint8
+    # 'image' and int 'label' arrays (data.save_arrays), e.g. generated images for CAS.
+    c.data.train_arrays = ""
+    # < 1: train on a class-balanced fraction of that set (data.balanced_subset), drawn
+    # with subset_seed; 1.0 keeps every example in its stored order.
+    c.data.train_fraction = 1.0
+    c.data.subset_seed = 0
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "cnn"

@@ -2,14 +2,20 @@
 
 from genjax.data.pipeline import (
     IMAGE_RANGES,
+    array_train_iterator,
     check_dataset,
     data_dir,
     eval_iterator,
+    load_arrays,
     load_split,
     num_examples,
+    save_arrays,
+    to_uint8,
     train_iterator,
 )
 from genjax.data.registry import DATASETS
+from genjax.data.subsets import balanced_indices, balanced_subset
 
-__all__ = ["DATASETS", "IMAGE_RANGES", "check_dataset", "data_dir", "eval_iterator",
-           "load_split", "num_examples", "train_iterator"]
+__all__ = ["DATASETS", "IMAGE_RANGES", "array_train_iterator", "balanced_indices",
+           "balanced_subset", "check_dataset", "data_dir", "eval_iterator", "load_arrays",
+           "load_split", "num_examples", "save_arrays", "to_uint8", "train_iterator"]

@@ -12,6 +12,10 @@ index sampler. That gives, without checkpointing an iterator:
   contiguous slice of each global batch (even splits);
 * evaluation: every example exactly once, the last batch padded, with a mask.
 
+`array_train_iterator` gives the same training guarantees over labelled arrays
+held in memory (generated images, a subset of a split); `save_arrays` and
+`load_arrays` store such a set as an .npz that a config can name.
+
 Image ranges: "[-1,1]" and "[0,1]" are float32 scalings; "binary" is dynamic
 binarisation (each pixel ~ Bernoulli(intensity), redrawn every time an example
 is seen in training, fixed by the seed for evaluation); "uint8" keeps the 256
@@ -183,14 +187,92 @@ def train_iterator(name: str, *, batch_size: int, seed: int, split: str = "train
     if batch_size <= 0:
         raise UserError(f"batch_size must be positive, got {batch_size}")
     images, labels = load_split(name, split)
+    return array_train_iterator(images, labels, batch_size=batch_size, seed=seed,
+                                image_range=image_range, with_labels=with_labels,
+                                start_step=start_step, source=f"{name}:{split}")
+
+
+def array_train_iterator(images: np.ndarray, labels: np.ndarray | None, *, batch_size: int,
+                         seed: int, image_range: str = "[-1,1]", with_labels: bool = False,
+                         start_step: int = 0, source: str = "the arrays"
+                         ) -> Iterator[dict[str, np.ndarray]]:
+    """`train_iterator` over in-memory uint8 images (N, H, W, C) and int labels (N,).
+
+    The same guarantees: batch `s` is a pure function of (seed, s) and the arrays,
+    epochs are permutations of all N examples (the remainder dropped), so a resumed
+    run with the same arrays sees the same batches.
+    """
+    if image_range not in IMAGE_RANGES:
+        raise UserError(f"unknown image_range {image_range!r}; choose one of {list(IMAGE_RANGES)}")
+    if batch_size <= 0:
+        raise UserError(f"batch_size must be positive, got {batch_size}")
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise UserError(f"training images must be uint8 (N, H, W, C), got {images.dtype} "
+                        f"{images.shape}")
+    if with_labels and (labels is None or np.shape(labels) != (len(images),)):
+        raise UserError(f"need one label per image: {len(images)} images, labels of shape "
+                        f"{None if labels is None else np.shape(labels)}")
     if batch_size > len(images):
-        raise UserError(f"batch_size={batch_size} exceeds the {len(images)} examples of "
-                        f"{name}:{split}")
-    step = start_step
+        raise UserError(f"batch_size={batch_size} exceeds the {len(images)} examples of {source}")
+    return _train_batches(images, labels, batch_size, seed, image_range, with_labels, start_step)
+
+
+def _train_batches(images, labels, batch_size, seed, image_range, with_labels, step):
     while True:
         yield train_batch(images, labels, batch_size=batch_size, seed=seed, step=step,
                           image_range=image_range, with_labels=with_labels)
         step += 1
+
+
+def to_uint8(images, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """Float images in `value_range` -> uint8 levels 0..255 (rounded, clipped), as stored splits."""
+    lo, hi = value_range
+    scaled = (np.asarray(images, np.float32) - lo) * (255.0 / (hi - lo))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def save_arrays(path: str | Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    """Write a labelled set for `load_arrays` (an uncompressed .npz, replaced atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(partial, image=np.asarray(images, np.uint8), label=np.asarray(labels, np.int32))
+    os.replace(partial, path)
+    return path
+
+
+def load_arrays(path: str | Path, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 images, int32 labels) of a `save_arrays` file, checked against dataset `name`."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"no training arrays at {path}: give an .npz holding 'image' (uint8 "
+                        "N,H,W,C) and 'label' (N,)")
+    stat = path.stat()
+    images, labels = _load_arrays(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if name is not None:
+        spec = DATASETS[name]
+        if images.shape[1:] != spec.shape:
+            raise UserError(f"{path} holds images of shape {images.shape[1:]}, but {name} "
+                            f"images are {spec.shape}")
+        if spec.num_classes is not None and len(labels) and not (
+                0 <= labels.min() and labels.max() < spec.num_classes):
+            raise UserError(f"{path} holds labels outside [0, {spec.num_classes}) of {name}")
+    return images, labels
+
+
+@functools.lru_cache(maxsize=2)
+def _load_arrays(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path) as stored:
+            images, labels = stored["image"], stored["label"]
+    except (OSError, ValueError, KeyError) as err:
+        raise UserError(f"{path} is not a readable .npz with 'image' and 'label' arrays "
+                        f"({type(err).__name__})") from None
+    if images.dtype != np.uint8 or images.ndim != 4 or labels.shape != (len(images),):
+        raise UserError(f"{path} must hold uint8 'image' (N, H, W, C) and 'label' (N,), got "
+                        f"{images.dtype} {images.shape} and {labels.shape}")
+    return images, labels.astype(np.int32)
 
 
 def eval_iterator(name: str, *, batch_size: int, split: str = "test",

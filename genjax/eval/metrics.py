@@ -92,14 +92,20 @@ def _batches(samples, num_samples: int, batch_size: int, seed: int):
         drawn, i = drawn + count, i + 1
 
 
+@functools.lru_cache(maxsize=8)
+def _scaled_apply(net: FeatureNet, value_range: tuple[float, float], mesh):
+    """`net.apply` on images in `value_range`, compiled once per (net, range, mesh)."""
+    lo, hi = value_range
+    return jax.jit(lambda x: net.apply(jnp.clip((x - lo) / (hi - lo), 0.0, 1.0)),
+                   in_shardings=parallel.batch_sharded(mesh))
+
+
 def features(samples, net: FeatureNet, *, num_samples: int, batch_size: int = 100,
              value_range: tuple[float, float] = (-1.0, 1.0), seed: int = 0) -> np.ndarray:
     """(num_samples, d) features of an image array or a sampler, the batch split over devices."""
     mesh = parallel.make_mesh()
     parallel.check_batch_divisible(batch_size, mesh, "batch_size")
-    lo, hi = value_range
-    apply = jax.jit(lambda x: net.apply(jnp.clip((x - lo) / (hi - lo), 0.0, 1.0)),
-                    in_shardings=parallel.batch_sharded(mesh))
+    apply = _scaled_apply(net, tuple(value_range), mesh)
     out = []
     for images, mask in _batches(samples, num_samples, batch_size, seed):
         out.append(np.asarray(apply(parallel.shard_batch(images.astype(np.float32), mesh)))[mask])
@@ -111,16 +117,24 @@ def reference_features(dataset: str, split: str, net: FeatureNet, *, num_samples
     """Features of the first `num_samples` images of a split (all if None), cached on disk."""
     images, _ = data.load_split(dataset, split)
     count = len(images) if num_samples is None else min(num_samples, len(images))
-    key = f"{dataset}-{split}-{count}-{net.name}-{net.digest[:16]}-v1.npy"
-    path = Path(cache_dir()) / "reference" / key
+    return cached_features(f"{dataset}-{split}-{count}", images[:count], net,
+                           batch_size=batch_size, what=f"{count} {dataset}:{split} images")
+
+
+def cached_features(key: str, images: np.ndarray, net: FeatureNet, *, batch_size: int = 100,
+                    what: str = "") -> np.ndarray:
+    """`net`'s features of uint8 `images`, cached under reference/<key>-<net>-<digest>.
+
+    `key` must name the images exactly (dataset, split, selection, count).
+    """
+    path = Path(cache_dir()) / "reference" / f"{key}-{net.name}-{net.digest[:16]}-v1.npy"
     if path.is_file():
         try:
             return np.load(path)
         except (OSError, ValueError):
             logging.warning("reference features %s are unreadable; computing them again", path)
-    logging.info("computing %s features of %d %s:%s images (cached in %s)",
-                 net.name, count, dataset, split, path)
-    feats = features(images[:count], net, num_samples=count, batch_size=batch_size,
+    logging.info("computing %s features of %s (cached in %s)", net.name, what or key, path)
+    feats = features(images, net, num_samples=len(images), batch_size=batch_size,
                      value_range=(0.0, 255.0))
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp.npy")

@@ -1,4 +1,11 @@
-"""The CNN classifier task: Fashion-MNIST (or any labelled dataset) classification."""
+"""The CNN classifier task: Fashion-MNIST (or any labelled dataset) classification.
+
+The training set is a tfds split, or labelled uint8 arrays saved with
+`data.save_arrays` (config `data.train_arrays`: generated images for the
+Classification Accuracy Score), optionally cut to a class-balanced fraction
+(`data.train_fraction`, `data.subset_seed`). Evaluation is always on the real
+`data.eval_split`. `accuracy` scores any classifier's variables on a real split.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +42,12 @@ def check_config(config) -> None:
                         f"{tuple(c.model.widths)} and {c.model.hidden}")
     if not 0.0 <= c.model.dropout < 1.0:
         raise UserError(f"model.dropout must be in [0, 1), got {c.model.dropout}")
+    fraction = c.data.get("train_fraction", 1.0)
+    if not isinstance(fraction, (int, float)) or not 0.0 < fraction <= 1.0:
+        raise UserError(f"data.train_fraction must be in (0, 1] (1: the whole set), "
+                        f"got {fraction!r}")
+    if not isinstance(c.data.get("subset_seed", 0), int):
+        raise UserError(f"data.subset_seed must be an integer, got {c.data.subset_seed!r}")
     if c.augment.crop_pad < 0:
         raise UserError(f"augment.crop_pad must be >= 0, got {c.augment.crop_pad}")
     optim.check_optimizer_config(c.optimizer)
@@ -45,6 +58,56 @@ def make_model(config) -> CNN:
     return CLASSIFIERS[config.model.name](
         num_classes=spec.num_classes, widths=tuple(config.model.widths),
         hidden=config.model.hidden, dropout=config.model.dropout)
+
+
+def training_set(config) -> tuple[np.ndarray, np.ndarray, str]:
+    """(uint8 images, int32 labels, a name for messages) of the config's training set."""
+    d = config.data
+    if d.get("train_arrays", ""):
+        images, labels = data.load_arrays(d.train_arrays, d.name)
+        source = str(d.train_arrays)
+    else:
+        images, labels = data.load_split(d.name, d.train_split)
+        source = f"{d.name}:{d.train_split}"
+    fraction = d.get("train_fraction", 1.0)
+    if fraction < 1.0:
+        keep = data.balanced_indices(labels, fraction, d.get("subset_seed", 0),
+                                     DATASETS[d.name].num_classes)
+        images, labels = images[keep], labels[keep]
+        source = f"a class-balanced {fraction:g} of {source}"
+    return images, labels, source
+
+
+def _class_sums(variables, batch, *, model, num_classes: int) -> dict[str, jax.Array]:
+    """Per-class correct and total counts over the real (mask=True) rows of a batch."""
+    logits = model.apply(variables, batch["image"], train=False)
+    rows = jax.nn.one_hot(batch["label"], num_classes) * batch["mask"][:, None]
+    correct = (jnp.argmax(logits, -1) == batch["label"])[:, None]
+    return {"correct": jnp.sum(rows * correct, 0), "count": jnp.sum(rows, 0)}
+
+
+def accuracy(model, variables, *, dataset: str, split: str = "test", image_range: str = "[0,1]",
+             batch_size: int = 1000) -> dict:
+    """Top-1 accuracy of `model` with `variables` on a whole real split, overall and per class.
+
+    The same count as the classifier's `eval/accuracy` (argmax of the logits over
+    every example of `data.eval_iterator`); `image_range` is the one it was trained on.
+    """
+    data.check_dataset(dataset, split, with_labels=True, image_range=image_range)
+    mesh = parallel.make_mesh()
+    parallel.check_batch_divisible(batch_size, mesh, "batch_size")
+    sums_fn = jax.jit(functools.partial(_class_sums, model=model,
+                                        num_classes=DATASETS[dataset].num_classes),
+                      in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)))
+    totals = None
+    for batch in data.eval_iterator(dataset, split=split, batch_size=batch_size,
+                                    image_range=image_range, with_labels=True):
+        sums = sums_fn(variables, parallel.shard_batch(batch, mesh))
+        totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+    correct, count = (np.asarray(jax.device_get(totals)[k], np.float64)
+                      for k in ("correct", "count"))
+    return {"accuracy": float(correct.sum() / count.sum()), "count": int(count.sum()),
+            "per_class": [float(x) for x in correct / np.maximum(count, 1)]}
 
 
 class ClassifierTask:
@@ -60,6 +123,12 @@ class ClassifierTask:
         self.eval_step = functools.partial(
             steps.eval_step, sums_fn=functools.partial(classifier_eval_sums, model=self.model))
         self._jitted_eval = None
+        if config.data.get("train_arrays", "") or config.data.get("train_fraction", 1.0) < 1.0:
+            # Read and check the set now: its errors come before anything is written.
+            images, _, source = training_set(config)
+            if config.batch_size > len(images):
+                raise UserError(f"batch_size={config.batch_size} exceeds the {len(images)} "
+                                f"training examples of {source}")
 
     def init_state(self, rng) -> TrainState:
         init_rng, state_rng = jax.random.split(rng)
@@ -72,9 +141,10 @@ class ClassifierTask:
 
     def train_batches(self, start_step: int):
         c = self.config
-        return data.train_iterator(c.data.name, split=c.data.train_split, batch_size=c.batch_size,
-                                   seed=c.seed, image_range=c.data.image_range,
-                                   with_labels=True, start_step=start_step)
+        images, labels, source = training_set(c)
+        return data.array_train_iterator(images, labels, batch_size=c.batch_size, seed=c.seed,
+                                         image_range=c.data.image_range, with_labels=True,
+                                         start_step=start_step, source=source)
 
     def predict(self, state, mesh, split: str | None = None):
         """Masked sums over a whole split, plus the first batch's images and predictions."""
