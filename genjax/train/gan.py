@@ -1,7 +1,7 @@
 """The GAN task: GANs (DCGAN, SNGAN ResNet; class-conditional DCGAN) trained by `fit`.
 
-`GANTask` validates the config (one-line `UserError`s before anything is built),
-makes G and D from `GAN_MODELS` for the dataset's shape, binds
+`GANTask` validates the config and makes G and D (genjax/train/gan_config.py:
+one-line `UserError`s before anything is built), binds
 `gan_train_step` (genjax/train/gan_step.py: n_critic D updates, one G update,
 EMA of G, DiffAugment, GP / R1) and evaluates the EMA generator:
 
@@ -32,25 +32,20 @@ ema_decay; ema_warmup; diffaug_policy; g_optimizer and d_optimizer
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from pathlib import Path
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from genjax import data, parallel
-from genjax.augment import parse_policy
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.eval import gan_samples, metrics
 from genjax.eval import images as image_io
-from genjax.losses.gan import GAN_LOSSES
-from genjax.models import dcgan, resnet_gan
-from genjax.models.conditional import CONDITIONAL_DISCRIMINATORS, CONDITIONAL_GENERATORS
 from genjax.train import optim
+from genjax.train.gan_config import GAN_MODELS, check_config, conditioning, make_models
 from genjax.train.gan_step import (
     GANState,
     draw_labels,
@@ -63,126 +58,8 @@ __all__ = ["GAN_MODELS", "GANState", "GANTask", "check_config", "conditioning", 
            "draw_noise", "gan_train_step", "init_gan_state", "make_models"]
 
 
-GAN_MODELS = {**dcgan.GAN_MODELS, **resnet_gan.GAN_MODELS}  # name -> (Generator, Discriminator)
-D_NORMS = {"batch_norm": {"batch_norm": True, "spectral_norm": False},
-           "spectral_norm": {"batch_norm": False, "spectral_norm": True},
-           "none": {"batch_norm": False, "spectral_norm": False}}
 GRID_SIZE = 64  # images per sample grid and per interpolation strip (8 x 8)
 GRID_COLUMNS = 8
-
-
-def conditioning(c) -> tuple[int, str, float]:
-    """(model.num_classes, model.conditioning, loss.ac_weight); configs saved before
-    conditioning existed (an old workdir's config.json) read as unconditional."""
-    return (c.model.get("num_classes", 0), c.model.get("conditioning", "projection"),
-            c.loss.get("ac_weight", 0.0))
-
-
-def _check_conditioning(c) -> None:
-    num_classes, how, ac_weight = conditioning(c)
-    if not isinstance(num_classes, int) or num_classes < 0:
-        raise UserError(f"model.num_classes must be an integer >= 0 (0: unconditional), "
-                        f"got {num_classes!r}")
-    if how not in CONDITIONAL_DISCRIMINATORS:
-        raise UserError(f"unknown model.conditioning {how!r}; "
-                        f"choose one of {sorted(CONDITIONAL_DISCRIMINATORS)}")
-    if ac_weight < 0:
-        raise UserError(f"loss.ac_weight must be >= 0, got {ac_weight}")
-    if num_classes > 0:
-        dataset_classes = DATASETS[c.data.name].num_classes
-        if dataset_classes is None:
-            raise UserError(f"model.num_classes={num_classes} but dataset {c.data.name!r} has "
-                            "no class labels; set model.num_classes=0")
-        if num_classes != dataset_classes:
-            raise UserError(f"model.num_classes={num_classes} but {c.data.name} has "
-                            f"{dataset_classes} classes; set model.num_classes={dataset_classes}")
-        if c.model.name not in CONDITIONAL_GENERATORS:
-            raise UserError(f"model.name={c.model.name!r} has no class-conditional version; "
-                            f"use one of {sorted(CONDITIONAL_GENERATORS)} or model.num_classes=0")
-        if how == "acgan" and ac_weight == 0:
-            raise UserError("model.conditioning='acgan' needs loss.ac_weight > 0 "
-                            "(1 in Odena et al. 2017)")
-    if ac_weight > 0 and (num_classes == 0 or how != "acgan"):
-        raise UserError("loss.ac_weight > 0 needs model.conditioning='acgan' and "
-                        "model.num_classes > 0")
-
-
-def check_config(c) -> None:
-    """One-line UserErrors for the GAN-specific fields (models are checked in `make_models`)."""
-    data.check_dataset(c.data.name, c.data.train_split, image_range="[-1,1]")
-    data.check_dataset(c.data.name, c.data.eval_split)
-    if c.model.name not in GAN_MODELS:
-        raise UserError(f"unknown model.name {c.model.name!r}; choose one of {sorted(GAN_MODELS)}")
-    _check_conditioning(c)
-    for name in ("width", "latent_dim"):
-        if not isinstance(c.model[name], int) or c.model[name] <= 0:
-            raise UserError(f"model.{name} must be a positive integer, got {c.model[name]!r}")
-    if c.model.d_norm not in D_NORMS:
-        raise UserError(f"unknown model.d_norm {c.model.d_norm!r}; choose one of {sorted(D_NORMS)}")
-    if c.loss.name not in GAN_LOSSES:
-        raise UserError(f"unknown loss.name {c.loss.name!r}; choose one of {sorted(GAN_LOSSES)}")
-    if c.loss.gp_weight < 0 or c.loss.r1_gamma < 0:
-        raise UserError(f"loss.gp_weight and loss.r1_gamma must be >= 0, got "
-                        f"{c.loss.gp_weight} and {c.loss.r1_gamma}")
-    penalised = c.loss.gp_weight > 0 or c.loss.r1_gamma > 0
-    if penalised and c.model.d_norm == "batch_norm":
-        raise UserError("gradient penalties need per-image logits, which BatchNorm in D breaks; "
-                        "set model.d_norm='none' or 'spectral_norm'")
-    if c.loss.name == "wgan" and c.loss.gp_weight == 0 and c.model.d_norm != "spectral_norm":
-        raise UserError("loss.name='wgan' needs a Lipschitz critic: set loss.gp_weight > 0 "
-                        "(10 in Gulrajani et al. 2017) or model.d_norm='spectral_norm'")
-    if not isinstance(c.n_critic, int) or c.n_critic <= 0:
-        raise UserError(f"n_critic must be a positive integer, got {c.n_critic!r}")
-    devices = parallel.make_mesh().devices.size
-    if c.batch_size % (c.n_critic * devices):
-        raise UserError(f"batch_size={c.batch_size} must be a multiple of n_critic={c.n_critic} "
-                        f"x {devices} devices (each critic update takes batch_size / n_critic "
-                        "real images, split over the devices)")
-    metrics.check_request(dataset=c.data.name, split=c.data.eval_split,
-                          num_samples=c.eval_num_samples, metrics=c.eval_metrics)
-    if c.eval_batch_size < 2:
-        raise UserError(f"eval_batch_size must be >= 2 (samples for the diversity ratio), "
-                        f"got {c.eval_batch_size}")
-    if not 0.0 <= c.ema_decay < 1.0:
-        raise UserError(f"ema_decay must be in [0, 1), got {c.ema_decay}")
-    try:
-        parse_policy(c.diffaug_policy)
-    except ValueError as err:
-        raise UserError(f"diffaug_policy {c.diffaug_policy!r}: {err}") from None
-    optim.check_optimizer_config(c.g_optimizer, "g_optimizer")
-    optim.check_optimizer_config(c.d_optimizer, "d_optimizer")
-
-
-def make_models(c) -> tuple[nn.Module, nn.Module]:
-    """G and D for the dataset's shape; shape errors are found by tracing, not compiling."""
-    resolution, _, channels = shape = DATASETS[c.data.name].shape
-    g_cls, d_cls = GAN_MODELS[c.model.name]
-    num_classes, how, _ = conditioning(c)
-    classes, labels = {}, ()  # the conditional models' extra field and init input
-    if num_classes > 0:
-        g_cls, d_cls = CONDITIONAL_GENERATORS[c.model.name], CONDITIONAL_DISCRIMINATORS[how]
-        classes, labels = {"num_classes": num_classes}, (jnp.zeros((2,), jnp.int32),)
-    d_fields = {f.name for f in dataclasses.fields(d_cls)}
-    norm = {k: v for k, v in D_NORMS[c.model.d_norm].items() if k in d_fields or v}
-    if not set(norm) <= d_fields:
-        raise UserError(f"model.name={c.model.name!r} has no model.d_norm={c.model.d_norm!r}; "
-                        "use 'spectral_norm' or 'none'")
-    generator = g_cls(resolution=resolution, channels=channels, width=c.model.width,
-                      latent_dim=c.model.latent_dim, **classes)
-    discriminator = d_cls(resolution=resolution, width=c.model.width, **norm, **classes)
-    try:
-        images = jax.eval_shape(functools.partial(generator.init_with_output, train=False),
-                                jax.random.PRNGKey(0), jnp.zeros((2, c.model.latent_dim)),
-                                *labels)[0]
-        jax.eval_shape(functools.partial(discriminator.init, train=False),
-                       jax.random.PRNGKey(0), jnp.zeros((2, *shape)), *labels)
-    except ValueError as err:
-        raise UserError(f"model {c.model.name!r} cannot be built for {c.data.name} "
-                        f"{shape}: {str(err).splitlines()[0]}") from None
-    if images.shape[1:] != shape:
-        raise UserError(f"model {c.model.name!r} makes {images.shape[1:]} images, "
-                        f"but {c.data.name} has {shape}")
-    return generator, discriminator
 
 
 def _sample(g_params, g_batch_stats, *inputs, generator):  # inputs: z, or z and labels
