@@ -2,10 +2,17 @@
 
 python -m experiments.evaluate --workdir=runs/dcgan --num_samples=10000 --split=test
 
+python -m experiments.evaluate --workdir=runs/cdcgan --metrics=fid,intra_classifier_fd,intra_fid
+
 Reads `<workdir>/config.json`, restores the newest readable checkpoint (or
 `--step`), draws `num_samples` images from the task's sampler and compares them
 with the split; writes `<workdir>/metrics.json` (or `--output`) and prints a
 table. The record holds the checkpoint's step and its training wall time.
+
+For class-conditional GANs, `intra_classifier_fd` and `intra_fid` add the
+intra-class distances (genjax.eval.conditional: each class's `--per_class`
+samples against that class's real images, on the classifier's features or on
+Inception's), as `<metric>/<class name>` and `<metric>/mean`.
 """
 
 from __future__ import annotations
@@ -21,12 +28,15 @@ flags.DEFINE_string("workdir", None, "A training workdir (holds config.json, che
                     required=True)
 flags.DEFINE_integer("num_samples", 10000, "Generated samples (and real images) to compare.")
 flags.DEFINE_string("split", "test", "The real split to compare with.")
-flags.DEFINE_list("metrics", ["fid", "kid", "prdc", "classifier_fd"], "Metrics to compute.")
+flags.DEFINE_list("metrics", ["fid", "kid", "prdc", "classifier_fd"],
+                  "Metrics to compute; conditional GANs also: intra_classifier_fd, intra_fid.")
+flags.DEFINE_integer("per_class", 1000, "Samples (and real images) per class for intra_* metrics.")
 flags.DEFINE_integer("batch_size", 100, "Images per feature-network batch.")
 flags.DEFINE_integer("seed", 0, "Seed of the samples drawn.")
 flags.DEFINE_integer("step", None, "Checkpoint step to evaluate (default: the newest readable).")
 flags.DEFINE_string("output", None, "Where to write the JSON (default: <workdir>/metrics.json).")
 FLAGS = flags.FLAGS
+INTRA_METRICS = {"intra_classifier_fd": "classifier", "intra_fid": "inception"}
 
 
 def main(argv):
@@ -49,7 +59,7 @@ def evaluate_workdir(workdir: Path) -> dict[str, float]:
     import ml_collections
 
     from genjax.errors import UserError
-    from genjax.eval import metrics
+    from genjax.eval import conditional, metrics
     from genjax.io import checkpoint
     from genjax.train.tasks import make_task
 
@@ -59,8 +69,15 @@ def evaluate_workdir(workdir: Path) -> dict[str, float]:
     task = make_task(config)
     if not hasattr(task, "sampler"):
         raise UserError(f"task {config.task!r} does not generate images")
+    intra = {m: INTRA_METRICS[m] for m in FLAGS.metrics if m in INTRA_METRICS}
+    pooled = [m for m in FLAGS.metrics if m not in INTRA_METRICS]
     metrics.check_request(dataset=config.data.name, split=FLAGS.split,
-                          num_samples=FLAGS.num_samples, metrics=FLAGS.metrics)
+                          num_samples=FLAGS.num_samples, metrics=pooled)
+    if intra and not getattr(task, "num_classes", 0):
+        raise UserError(f"{sorted(intra)} need a class-conditional model; {workdir} has none")
+    for network in intra.values():
+        conditional.check_request(dataset=config.data.name, split=FLAGS.split,
+                                  per_class=FLAGS.per_class, network=network)
     manager = checkpoint.make_manager(workdir / "checkpoints")
     template = task.init_state(jax.random.PRNGKey(0))
     if FLAGS.step is not None:
@@ -72,11 +89,18 @@ def evaluate_workdir(workdir: Path) -> dict[str, float]:
         state, step = checkpoint.restore_latest(manager, template)
     if step is None:
         raise UserError(f"{workdir / 'checkpoints'} holds no checkpoint")
-    results = {"step": float(step),
-               "train_seconds": checkpoint.saved_train_seconds(manager, step), **metrics.evaluate(
-        task.sampler(state, FLAGS.batch_size), dataset=config.data.name, split=FLAGS.split,
-        num_samples=FLAGS.num_samples, metrics=FLAGS.metrics, batch_size=FLAGS.batch_size,
-        seed=FLAGS.seed)}
+    results = {"step": float(step), "train_seconds": checkpoint.saved_train_seconds(manager, step)}
+    if pooled:
+        results.update(metrics.evaluate(
+            task.sampler(state, FLAGS.batch_size), dataset=config.data.name, split=FLAGS.split,
+            num_samples=FLAGS.num_samples, metrics=pooled, batch_size=FLAGS.batch_size,
+            seed=FLAGS.seed))
+    for name, network in intra.items():
+        per_class = conditional.intra_class_fd(
+            task.class_sampler(state, FLAGS.batch_size), dataset=config.data.name,
+            split=FLAGS.split, per_class=FLAGS.per_class, network=network,
+            batch_size=FLAGS.batch_size, seed=FLAGS.seed)
+        results.update({f"{name}/{label}": value for label, value in per_class.items()})
     output = Path(FLAGS.output) if FLAGS.output else workdir / "metrics.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2))

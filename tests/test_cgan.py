@@ -271,6 +271,21 @@ def test_conditional_fit_writes_a_grid_with_one_row_per_class(tmp_path):
     (final,) = [r for r in records if "eval/diversity_ratio" in r]
     assert 0 < final["eval/diversity_ratio"] < 2 and final["eval/classifier_fd"] > 10
 
+    # The evaluate command adds the intra-class distances of a conditional checkpoint.
+    from experiments import evaluate as evaluate_command
+
+    evaluate_command.FLAGS(["evaluate", f"--workdir={tmp_path}", "--num_samples=200",
+                            "--metrics=classifier_fd,intra_classifier_fd", "--per_class=50",
+                            f"--output={tmp_path / 'intra.json'}"])
+    results = evaluate_command.evaluate_workdir(tmp_path)
+    per_class = {k.split("/", 1)[1]: v for k, v in results.items()
+                 if k.startswith("intra_classifier_fd/")}
+    assert len(per_class) == NUM_CLASSES + 1 and "mean" in per_class
+    values = [v for k, v in per_class.items() if k != "mean"]
+    assert min(values) > 10  # 20 steps of training: far from every class
+    assert per_class["mean"] == pytest.approx(np.mean(values))
+    assert results["classifier_fd"] > 10
+
 
 def test_cdcgan_config_builds_a_projection_model():
     from experiments.configs import cdcgan

@@ -375,3 +375,12 @@ def test_loss_table_rejects_an_unknown_row_at_once(tmp_path):
     out = proc.communicate(timeout=120)[0]
     assert proc.returncode == 2 and "unknown variants ['wgan']" in out
     assert not (tmp_path / "minimax").exists()
+
+
+def test_evaluate_refuses_intra_class_metrics_for_an_unconditional_model(tmp_path):
+    from experiments import evaluate as evaluate_command
+
+    fit(tiny_gan_config(num_train_steps=2, eval_every=2, checkpoint_every=2), tmp_path)
+    evaluate_command.FLAGS(["evaluate", f"--workdir={tmp_path}", "--metrics=intra_fid"])
+    with pytest.raises(UserError, match=r"\['intra_fid'\] need a class-conditional model"):
+        evaluate_command.evaluate_workdir(tmp_path)
