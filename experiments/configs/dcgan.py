@@ -25,6 +25,11 @@ def get_config():
     c.data.name = "fashion_mnist"
     c.data.train_split = "train"
     c.data.eval_split = "test"  # real images for the diversity ratio
+    # < 1: train on a class-balanced fraction of the train split (data.balanced_subset, the
+    # same images as the classifier's with the same fraction and seed), drawn with
+    # subset_seed; 1.0 keeps every example in its stored order (the batches as before).
+    c.data.train_fraction = 1.0
+    c.data.subset_seed = 0
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "dcgan"  # genjax.train.gan.GAN_MODELS: dcgan | resnet

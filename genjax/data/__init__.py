@@ -14,8 +14,9 @@ from genjax.data.pipeline import (
     train_iterator,
 )
 from genjax.data.registry import DATASETS
-from genjax.data.subsets import balanced_indices, balanced_subset
+from genjax.data.subsets import balanced_indices, balanced_subset, subset_fields, take_fraction
 
 __all__ = ["DATASETS", "IMAGE_RANGES", "array_train_iterator", "balanced_indices",
            "balanced_subset", "check_dataset", "data_dir", "eval_iterator", "load_arrays",
-           "load_split", "num_examples", "save_arrays", "to_uint8", "train_iterator"]
+           "load_split", "num_examples", "save_arrays", "subset_fields", "take_fraction",
+           "to_uint8", "train_iterator"]

@@ -6,6 +6,12 @@ or without generated ones).
 of every class, `round(fraction * N / num_classes)`, drawn without replacement by
 a permutation of each class's images that depends only on (seed, class). Subsets
 of one seed are nested: the 1% subset lies inside the 10% one.
+
+Training configs ask for a subset with `data.train_fraction` (1.0: everything, in
+its stored order) and `data.subset_seed`; `subset_fields` reads and checks them
+(configs older than the fields read as the whole set) and `take_fraction` cuts
+a labelled set held in memory, so the classifier and the GAN train on the same
+images for the same (fraction, seed).
 """
 
 from __future__ import annotations
@@ -34,6 +40,34 @@ def balanced_indices(labels: np.ndarray, fraction: float, seed: int, num_classes
     chosen = [np.random.default_rng([seed, c, 0xBA1]).permutation(np.flatnonzero(labels == c))
               [:per_class] for c in range(num_classes)]
     return np.sort(np.concatenate(chosen))
+
+
+def subset_fields(data_config) -> tuple[float, int]:
+    """(train_fraction, subset_seed) of a config's `data` block, checked in one line each."""
+    fraction = data_config.get("train_fraction", 1.0)
+    seed = data_config.get("subset_seed", 0)
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (
+            0.0 < fraction <= 1.0):
+        raise UserError(f"data.train_fraction must be in (0, 1] (1: the whole set), "
+                        f"got {fraction!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UserError(f"data.subset_seed must be an integer, got {seed!r}")
+    return float(fraction), seed
+
+
+def take_fraction(images: np.ndarray, labels: np.ndarray, source: str, *, fraction: float,
+                  seed: int, num_classes: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(images, labels, source) cut to a class-balanced `fraction` (1.0: all, unchanged).
+
+    `source` names the set in messages; the cut one is "a class-balanced <f> of <source>".
+    """
+    if fraction >= 1.0:
+        return images, labels, source
+    if num_classes is None:
+        raise UserError(f"data.train_fraction={fraction:g} needs class labels to balance the "
+                        f"subset, and {source} has none; use data.train_fraction=1.0")
+    keep = balanced_indices(labels, fraction, seed, num_classes)
+    return images[keep], labels[keep], f"a class-balanced {fraction:g} of {source}"
 
 
 def balanced_subset(dataset: str, split: str, fraction: float, seed: int) -> np.ndarray:

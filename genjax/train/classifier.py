@@ -42,12 +42,7 @@ def check_config(config) -> None:
                         f"{tuple(c.model.widths)} and {c.model.hidden}")
     if not 0.0 <= c.model.dropout < 1.0:
         raise UserError(f"model.dropout must be in [0, 1), got {c.model.dropout}")
-    fraction = c.data.get("train_fraction", 1.0)
-    if not isinstance(fraction, (int, float)) or not 0.0 < fraction <= 1.0:
-        raise UserError(f"data.train_fraction must be in (0, 1] (1: the whole set), "
-                        f"got {fraction!r}")
-    if not isinstance(c.data.get("subset_seed", 0), int):
-        raise UserError(f"data.subset_seed must be an integer, got {c.data.subset_seed!r}")
+    data.subset_fields(c.data)
     if c.augment.crop_pad < 0:
         raise UserError(f"augment.crop_pad must be >= 0, got {c.augment.crop_pad}")
     optim.check_optimizer_config(c.optimizer)
@@ -69,13 +64,9 @@ def training_set(config) -> tuple[np.ndarray, np.ndarray, str]:
     else:
         images, labels = data.load_split(d.name, d.train_split)
         source = f"{d.name}:{d.train_split}"
-    fraction = d.get("train_fraction", 1.0)
-    if fraction < 1.0:
-        keep = data.balanced_indices(labels, fraction, d.get("subset_seed", 0),
-                                     DATASETS[d.name].num_classes)
-        images, labels = images[keep], labels[keep]
-        source = f"a class-balanced {fraction:g} of {source}"
-    return images, labels, source
+    fraction, subset_seed = data.subset_fields(d)
+    return data.take_fraction(images, labels, source, fraction=fraction, seed=subset_seed,
+                              num_classes=DATASETS[d.name].num_classes)
 
 
 def _class_sums(variables, batch, *, model, num_classes: int) -> dict[str, jax.Array]:

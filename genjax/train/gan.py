@@ -23,8 +23,13 @@ latents in every row; interpolation row r shows class r mod num_classes, and
 the diversity samples cycle through the classes, like a balanced test set.
 `sampler` draws the labels uniformly; `class_sampler` takes them.
 
+Small data: `data.train_fraction` < 1 trains on a class-balanced fraction of
+the train split (`data.subset_seed`; genjax/data/subsets.py), the same images
+the classifier gets for the same fraction and seed; 1.0 is the whole split
+with the same batches as ever.
+
 Config fields (experiments/configs/dcgan.py): data.{name, train_split,
-eval_split}; model.{name, width, latent_dim, d_norm, num_classes,
+eval_split, train_fraction, subset_seed}; model.{name, width, latent_dim, d_norm, num_classes,
 conditioning}; loss.{name, gp_weight, r1_gamma, ac_weight}; n_critic;
 ema_decay; ema_warmup; diffaug_policy; g_optimizer and d_optimizer
 (genjax/train/optim.py; D's schedule runs over n_critic x num_train_steps updates).
@@ -88,6 +93,12 @@ class GANTask:
             noise_sharding=noise_sharding, num_classes=self.num_classes, ac_weight=ac_weight)
         self._sample = jax.jit(functools.partial(_sample, generator=self.generator))
         self._real_distance = None  # mean pairwise distance of real images, computed once
+        if data.subset_fields(c.data)[0] < 1.0:
+            # Cut the subset now: its errors come before anything is written.
+            images, _, source = self.training_set()
+            if c.batch_size > len(images):
+                raise UserError(f"batch_size={c.batch_size} exceeds the {len(images)} "
+                                f"training examples of {source}")
 
     def init_state(self, rng) -> GANState:
         c = self.config
@@ -97,11 +108,21 @@ class GANTask:
             d_tx=optim.make_optimizer(c.d_optimizer, c.num_train_steps * c.n_critic),
             image_shape=self.shape, latent_dim=c.model.latent_dim, num_classes=self.num_classes)
 
+    def training_set(self) -> tuple[np.ndarray, np.ndarray, str]:
+        """(uint8 images, int32 labels, a name for messages): the train split, or the
+        class-balanced `data.train_fraction` of it."""
+        d = self.config.data
+        images, labels = data.load_split(d.name, d.train_split)
+        fraction, subset_seed = data.subset_fields(d)
+        return data.take_fraction(images, labels, f"{d.name}:{d.train_split}", fraction=fraction,
+                                  seed=subset_seed, num_classes=DATASETS[d.name].num_classes)
+
     def train_batches(self, start_step: int):
         c = self.config
-        return data.train_iterator(c.data.name, split=c.data.train_split, batch_size=c.batch_size,
-                                   seed=c.seed, image_range="[-1,1]", start_step=start_step,
-                                   with_labels=self.num_classes > 0)
+        images, labels, source = self.training_set()
+        return data.array_train_iterator(images, labels, batch_size=c.batch_size, seed=c.seed,
+                                         image_range="[-1,1]", start_step=start_step,
+                                         with_labels=self.num_classes > 0, source=source)
 
     def ema_samples(self, state, z: np.ndarray, labels: np.ndarray | None = None
                     ) -> np.ndarray:

@@ -74,6 +74,7 @@ def check_config(c) -> None:
     """One-line UserErrors for the GAN-specific fields (models are checked in `make_models`)."""
     data.check_dataset(c.data.name, c.data.train_split, image_range="[-1,1]")
     data.check_dataset(c.data.name, c.data.eval_split)
+    data.subset_fields(c.data)  # train_fraction in (0, 1], an integer subset_seed
     if c.model.name not in GAN_MODELS:
         raise UserError(f"unknown model.name {c.model.name!r}; choose one of {sorted(GAN_MODELS)}")
     _check_conditioning(c)
