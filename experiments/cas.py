@@ -65,8 +65,9 @@ def generate_labelled(class_sampler, num_classes: int, num_per_class: int, *,
     return np.concatenate(chunks), labels
 
 
-def _generated_set(out: Path, record: dict, class_sampler, num_classes: int) -> Path:
-    """`<out>/generated.npz`, drawn now or kept from an earlier run with the same `record`."""
+def generated_set(out: Path, record: dict, class_sampler, num_classes: int) -> Path:
+    """`<out>/generated.npz`, drawn now or kept from an earlier run with the same `record`
+    (num_per_class, batch_size, seed and a description of the generator)."""
     path, record_path = out / "generated.npz", out / "generated.json"
     if path.is_file() and record_path.is_file():
         earlier = json.loads(record_path.read_text())
@@ -130,7 +131,7 @@ def classification_accuracy_score(class_sampler, num_classes: int, *, config, ou
     record = {"num_per_class": num_per_class, "batch_size": batch_size, "seed": seed,
               "generator": generator or {}}
     with config.unlocked():
-        config.data.train_arrays = str(_generated_set(out, record, class_sampler, num_classes))
+        config.data.train_arrays = str(generated_set(out, record, class_sampler, num_classes))
     state = jax.device_get(fit(config, out))
     model = classifier.make_model(config)
     scored = dict(dataset=config.data.name, split=config.data.eval_split,

@@ -1,0 +1,183 @@
+"""The augmentation study (experiments/augmentation_study.py) and GANs on class-balanced
+subsets, with values: the GAN's batches are the subset's images with their true labels,
+fraction 1.0 is the old batch order, and a tiny study end to end (results equal to its
+runs' own records, the mixed set built as documented, a rerun that trains nothing)."""
+
+import json
+import subprocess
+
+import ml_collections
+import numpy as np
+import pytest
+from PIL import Image
+
+from genjax import data
+from genjax.errors import UserError
+from genjax.train import classifier
+from genjax.train.gan import GANTask
+from genjax.train.loop import fit
+from tests.conftest import run_experiment, tiny_classifier_config
+from tests.test_cgan import tiny_cgan_config
+from tests.test_gan_train import tiny_gan_config
+
+NUM_CLASSES = 10
+MODULE = "experiments.augmentation_study"
+TINY = [  # 1% of the train split, 1 seed, a few steps of small models
+    "--fractions=0.01", "--seeds=0", "--conditions=real,gan", "--gan_steps=10",
+    "--classifier_steps=20", "--generated_per_class=10",
+    "--gan_config.model.width=8", "--gan_config.model.latent_dim=16",
+    "--gan_config.batch_size=32", "--gan_config.eval_batch_size=64",
+    "--gan_config.eval_metrics=()", "--gan_config.log_every=5",
+    "--classifier_config.model.widths=(4,8)", "--classifier_config.model.hidden=16",
+    "--classifier_config.batch_size=32", "--classifier_config.optimizer.warmup_steps=2",
+    "--classifier_config.log_every=5"]
+
+
+def _keys(images) -> list[bytes]:
+    return [image.tobytes() for image in images]
+
+
+def test_gan_subset_batches_hold_only_subset_images_with_their_true_labels():
+    config = tiny_cgan_config(**{"data.train_fraction": 0.01, "data.subset_seed": 3})
+    images, labels = data.load_split("fashion_mnist", "train")
+    subset = data.balanced_subset("fashion_mnist", "train", 0.01, seed=3)
+    index_of = dict(zip(_keys(images[subset]), subset, strict=True))
+    assert len(index_of) == 600  # no two subset images alike, so an image names its index
+    batches = GANTask(config).train_batches(start_step=0)
+    seen = []
+    for _ in range(36):  # two epochs of 18 batches (600 = 18 * 32 + 24)
+        batch = next(batches)
+        found = [index_of[key] for key in _keys(data.to_uint8(batch["image"]))]
+        np.testing.assert_array_equal(batch["label"], labels[found])
+        seen.append(found)
+    for epoch in (seen[:18], seen[18:]):
+        assert len(set(np.concatenate(epoch))) == 576  # each subset image at most once
+    assert np.array_equal(np.bincount(labels[np.concatenate(seen)], minlength=10) > 0,
+                          [True] * NUM_CLASSES)
+    # The classifier's subset for the same fraction and seed is the same set of images.
+    same = classifier.training_set(
+        tiny_classifier_config(**{"data.train_fraction": 0.01, "data.subset_seed": 3}))
+    gan_images, gan_labels, source = GANTask(config).training_set()
+    np.testing.assert_array_equal(gan_images, same[0])
+    np.testing.assert_array_equal(gan_labels, same[1])
+    assert source == "a class-balanced 0.01 of fashion_mnist:train"
+
+
+@pytest.mark.parametrize("make_config", [tiny_cgan_config, tiny_gan_config])
+def test_fraction_one_gives_exactly_the_old_batches(make_config):
+    config = make_config()
+    labelled = config.model.num_classes > 0
+    old = data.train_iterator("fashion_mnist", batch_size=32, seed=0, with_labels=labelled,
+                              start_step=1874)
+    older = config.to_dict()  # a workdir's config.json from before the subset fields
+    for field in ("train_fraction", "subset_seed"):
+        older["data"].pop(field)
+    runs = [GANTask(config).train_batches(1874),
+            GANTask(ml_collections.ConfigDict(older)).train_batches(1874)]
+    for _ in range(2):  # across the epoch boundary at step 1875
+        expected = next(old)
+        for run in runs:
+            batch = next(run)
+            assert set(batch) == set(expected) == ({"image", "label"} if labelled else {"image"})
+            for key in expected:
+                np.testing.assert_array_equal(batch[key], expected[key])
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.5, -0.1])
+def test_gan_fraction_outside_0_1_is_a_one_line_error_before_any_file(tmp_path, fraction):
+    config = tiny_cgan_config(**{"data.train_fraction": fraction})
+    with pytest.raises(UserError, match=r"^data.train_fraction must be in \(0, 1\] "
+                                        rf"\(1: the whole set\), got {fraction}$"):
+        fit(config, tmp_path / "w")
+    with pytest.raises(UserError, match="batch_size=32 exceeds the 10 training examples of a "
+                                        "class-balanced 0.0002 of fashion_mnist:train"):
+        fit(tiny_cgan_config(**{"data.train_fraction": 0.0002}), tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
+def _snapshot(workdir):
+    """Every file under workdir but the table and the plot, with its bytes."""
+    return {str(p.relative_to(workdir)): p.read_bytes() for p in sorted(workdir.rglob("*"))
+            if p.is_file() and p.name not in ("table.md", "plot.png")}
+
+
+def test_tiny_study_end_to_end_and_a_rerun_trains_nothing(tmp_path):
+    workdir = tmp_path / "study"
+    proc = run_experiment(MODULE, workdir, *TINY)
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out[-3000:]
+    results = json.loads((workdir / "results.json").read_text())
+    assert sorted(results["runs"]) == ["f0.01_s0/gan", "f0.01_s0/real"]
+    cell = workdir / "f0.01_s0"
+    for condition, num_generated in [("real", 0), ("gan", 100)]:
+        run = results["runs"][f"f0.01_s0/{condition}"]
+        assert 0.0 < run["test_accuracy"] <= 1.0 and run["test_count"] == 10000
+        final = json.loads((cell / f"classifier_{condition}" / "final_metrics.json").read_text())
+        assert run["test_accuracy"] == final["eval/accuracy"] and run["steps"] == 20
+        assert (run["num_real"], run["num_generated"]) == (600, num_generated)
+        assert run["seconds"] > 0
+    gan = results["gans"]["f0.01_s0"]
+    assert gan["gan_steps"] == 10 and gan["num_generated"] == 100
+    assert gan["gan_seconds"] > 0 and gan["generation_seconds"] > 0
+    gan_config = json.loads((cell / "gan" / "config.json").read_text())
+    assert gan_config["data"]["train_fraction"] == 0.01 and gan_config["data"]["subset_seed"] == 0
+    assert gan_config["diffaug_policy"] == "color,translation,cutout"
+    # The gan condition's set: the real subset (the real condition's, image for image),
+    # then the generated set, balanced over the classes.
+    real_images, real_labels = data.load_split("fashion_mnist", "train")
+    subset = data.balanced_subset("fashion_mnist", "train", 0.01, seed=0)
+    mixed_images, mixed_labels = data.load_arrays(cell / "real_and_generated.npz")
+    fake_images, fake_labels = data.load_arrays(cell / "generated.npz")
+    np.testing.assert_array_equal(mixed_images[:600], real_images[subset])
+    np.testing.assert_array_equal(mixed_labels[:600], real_labels[subset])
+    np.testing.assert_array_equal(mixed_images[600:], fake_images)
+    np.testing.assert_array_equal(mixed_labels[600:], fake_labels)
+    assert np.array_equal(np.bincount(fake_labels), [10] * NUM_CLASSES)
+    real_config = ml_collections.ConfigDict(json.loads(
+        (cell / "classifier_real" / "config.json").read_text()))
+    assert not real_config.augment.flip and real_config.augment.crop_pad == 0
+    np.testing.assert_array_equal(classifier.training_set(real_config)[0], real_images[subset])
+    # The table: one row per fraction, one column per condition, the runs' accuracies in %.
+    rows = [line for line in (workdir / "table.md").read_text().splitlines()
+            if line.startswith("|")]
+    assert rows[0] == "| fraction | real | gan |" and len(rows) == 3
+    expected = [f"{100 * results['runs'][f'f0.01_s0/{c}']['test_accuracy']:.2f} ± - (1 seed)"
+                for c in ("real", "gan")]
+    assert rows[2] == "| 0.01 | " + " | ".join(expected) + " |"
+    assert rows[2] in out  # printed
+    with Image.open(workdir / "plot.png") as plot:
+        assert plot.format == "PNG" and plot.size[0] > 100
+    # A rerun trains nothing: no new checkpoint, metrics, generated images or results.
+    before, table = _snapshot(workdir), (workdir / "table.md").read_text()
+    assert any("checkpoints" in name for name in before)
+    proc = run_experiment(MODULE, workdir, *TINY)
+    again = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, again[-3000:]
+    assert _snapshot(workdir) == before
+    assert (workdir / "table.md").read_text() == table
+    assert rows[2] in again
+    # Other settings on the same workdir are refused, not mixed in.
+    proc = run_experiment(MODULE, workdir, *TINY, "--classifier_steps=30")
+    refused = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 2 and "was made with other classifier_steps" in refused
+
+
+def test_bad_requests_exit_2_with_one_line_before_any_training(tmp_path):
+    cases = {"--conditions=real,mixup": "error: unknown conditions ['mixup']",
+             "--fractions=0.01,1.5": "error: every fraction must be in (0, 1]",
+             "--fractions=0.00001": "leaves no image per class"}  # (this one reads the split)
+    procs = {flag: run_experiment(MODULE, tmp_path / str(i), flag)
+             for i, flag in enumerate(cases)}
+    for i, (flag, proc) in enumerate(procs.items()):
+        try:
+            out = proc.communicate(timeout=120)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        lines = [line for line in out.splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("error: ")]
+        assert proc.returncode == 2 and errors == lines[-1:], out
+        assert cases[flag] in errors[0]
+        if "fractions=0.00001" not in flag:  # no data read: nothing else printed at all
+            assert len(lines) == 1, out
+        assert not (tmp_path / str(i)).exists()
