@@ -35,7 +35,7 @@ import jax.numpy as jnp
 from genjax.models.dcgan import (
     DCGAN_INIT,
     START_SIZES,
-    _batch_norm,
+    DCGANFeatures,
     _num_upsamplings,
 )
 from genjax.models.layers import ConvTranspose, spectral_normed
@@ -113,37 +113,6 @@ class ConditionalGenerator(nn.Module):
         x = ConvTranspose(self.channels, (4, 4), strides=(2, 2), padding="SAME",
                           kernel_init=DCGAN_INIT)(x)
         return jnp.tanh(x)
-
-
-class DCGANFeatures(nn.Module):
-    """phi(x): DCGAN D's convolutional trunk, flattened, (N, R, R, C) -> (N, s0 * s0 * w 2^(n-1)).
-
-    Exactly the layers of `dcgan.Discriminator` before its final Dense, with the
-    same normalisation options, so that psi(phi(x)) is the unconditional D.
-    """
-
-    resolution: int = 28
-    width: int = 64
-    batch_norm: bool | None = None  # None: BatchNorm unless spectral_norm
-    spectral_norm: bool = False
-
-    @nn.compact
-    def __call__(self, images: Array, *, train: bool) -> Array:
-        if images.ndim != 4 or images.shape[1:3] != (self.resolution, self.resolution):
-            raise ValueError(f"Discriminator expects (N, {self.resolution}, "
-                             f"{self.resolution}, C) images, got {images.shape}.")
-        n = _num_upsamplings(self.resolution)
-        use_batch_norm = not self.spectral_norm if self.batch_norm is None else self.batch_norm
-        x = images
-        for stage in range(n):
-            normalised = use_batch_norm and stage > 0
-            conv = nn.Conv(self.width * 2**stage, (4, 4), strides=(2, 2), padding="SAME",
-                           use_bias=not normalised, kernel_init=DCGAN_INIT)
-            x = spectral_normed(conv, x, enabled=self.spectral_norm, update_stats=train)
-            if normalised:
-                x = _batch_norm(train)(x)
-            x = nn.leaky_relu(x, 0.2)
-        return x.reshape(x.shape[0], -1)
 
 
 class ProjectionDiscriminator(nn.Module):

@@ -78,6 +78,49 @@ class Generator(nn.Module):
         return jnp.tanh(x)
 
 
+def discriminator_trunk(images: Array, *, resolution: int, width: int,
+                        batch_norm: bool | None, spectral_norm: bool, train: bool) -> Array:
+    """D's strided convolutions, flattened: (N, R, R, C) -> (N, features).
+
+    Call it inside a compact method: its layers belong to the calling module
+    (named Conv_0, BatchNorm_0, ... there), so `Discriminator`'s parameter
+    names are those of a single flat module.
+    """
+    if images.ndim != 4 or images.shape[1:3] != (resolution, resolution):
+        raise ValueError(f"Discriminator expects (N, {resolution}, {resolution}, C) images, "
+                         f"got {images.shape}.")
+    use_batch_norm = not spectral_norm if batch_norm is None else batch_norm
+    x = images
+    for stage in range(_num_upsamplings(resolution)):
+        normalised = use_batch_norm and stage > 0
+        conv = nn.Conv(width * 2**stage, (4, 4), strides=(2, 2), padding="SAME",
+                       use_bias=not normalised, kernel_init=DCGAN_INIT)
+        x = spectral_normed(conv, x, enabled=spectral_norm, update_stats=train)
+        if normalised:
+            x = _batch_norm(train)(x)
+        x = nn.leaky_relu(x, 0.2)
+    return x.reshape(x.shape[0], -1)
+
+
+class DCGANFeatures(nn.Module):
+    """phi(x): `Discriminator` without its final Dense, as a module of its own.
+
+    The feature map of the projection and AC-GAN discriminators
+    (genjax/models/conditional.py), so that psi(phi(x)) is the unconditional D.
+    """
+
+    resolution: int = 28
+    width: int = 64
+    batch_norm: bool | None = None  # None: BatchNorm unless spectral_norm
+    spectral_norm: bool = False
+
+    @nn.compact
+    def __call__(self, images: Array, *, train: bool) -> Array:
+        return discriminator_trunk(images, resolution=self.resolution, width=self.width,
+                                   batch_norm=self.batch_norm,
+                                   spectral_norm=self.spectral_norm, train=train)
+
+
 class Discriminator(nn.Module):
     """images (N, R, R, C) -> logits (N,).
 
@@ -99,21 +142,9 @@ class Discriminator(nn.Module):
 
     @nn.compact
     def __call__(self, images: Array, *, train: bool) -> Array:
-        if images.ndim != 4 or images.shape[1:3] != (self.resolution, self.resolution):
-            raise ValueError(f"Discriminator expects (N, {self.resolution}, "
-                             f"{self.resolution}, C) images, got {images.shape}.")
-        n = _num_upsamplings(self.resolution)
-        use_batch_norm = not self.spectral_norm if self.batch_norm is None else self.batch_norm
-        x = images
-        for stage in range(n):
-            normalised = use_batch_norm and stage > 0
-            conv = nn.Conv(self.width * 2**stage, (4, 4), strides=(2, 2), padding="SAME",
-                           use_bias=not normalised, kernel_init=DCGAN_INIT)
-            x = spectral_normed(conv, x, enabled=self.spectral_norm, update_stats=train)
-            if normalised:
-                x = _batch_norm(train)(x)
-            x = nn.leaky_relu(x, 0.2)
-        x = x.reshape(x.shape[0], -1)
+        x = discriminator_trunk(images, resolution=self.resolution, width=self.width,
+                                batch_norm=self.batch_norm, spectral_norm=self.spectral_norm,
+                                train=train)
         dense = nn.Dense(1, kernel_init=DCGAN_INIT)
         return spectral_normed(dense, x, enabled=self.spectral_norm, update_stats=train)[:, 0]
 
