@@ -39,6 +39,14 @@ def tiny_classifier_config(**overrides):
     return override(config, **overrides)
 
 
+def evaluate_flags(*args):
+    """Parse experiments.evaluate's flags from their defaults: absl keeps earlier values."""
+    from experiments import evaluate
+
+    evaluate.FLAGS.unparse_flags()
+    evaluate.FLAGS(["evaluate", *args])
+
+
 def run_experiment(module: str, workdir, *flags, env=None, **popen):
     """Start `python -m <module> --workdir=... <flags>` in a subprocess."""
     import subprocess

@@ -27,6 +27,7 @@ from genjax.models.conditional import (
 from genjax.models.dcgan import Discriminator
 from genjax.train.gan import GANTask, gan_train_step, init_gan_state
 from genjax.train.loop import fit
+from tests.conftest import evaluate_flags
 from tests.test_gan_train import tiny_gan_config
 
 LATENT = 8
@@ -274,9 +275,9 @@ def test_conditional_fit_writes_a_grid_with_one_row_per_class(tmp_path):
     # The evaluate command adds the intra-class distances of a conditional checkpoint.
     from experiments import evaluate as evaluate_command
 
-    evaluate_command.FLAGS(["evaluate", f"--workdir={tmp_path}", "--num_samples=200",
-                            "--metrics=classifier_fd,intra_classifier_fd", "--per_class=50",
-                            f"--output={tmp_path / 'intra.json'}"])
+    evaluate_flags(f"--workdir={tmp_path}", "--num_samples=200",
+                   "--metrics=classifier_fd,intra_classifier_fd", "--per_class=50",
+                   f"--output={tmp_path / 'intra.json'}")
     results = evaluate_command.evaluate_workdir(tmp_path)
     per_class = {k.split("/", 1)[1]: v for k, v in results.items()
                  if k.startswith("intra_classifier_fd/")}

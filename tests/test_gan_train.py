@@ -24,7 +24,7 @@ from genjax.io import checkpoint
 from genjax.losses.gan import r1_penalty
 from genjax.train.gan import GANTask, gan_train_step, init_gan_state
 from genjax.train.loop import fit
-from tests.conftest import ROOT, override, run_experiment
+from tests.conftest import ROOT, evaluate_flags, override, run_experiment
 
 
 class MLPGenerator(nn.Module):
@@ -267,21 +267,21 @@ def test_fit_writes_sample_grids_and_resumes_bit_for_bit(tmp_path):
     # The evaluate command on the finished workdir: the sampler of the EMA generator.
     from experiments import evaluate as evaluate_command
 
-    evaluate_command.FLAGS(["evaluate", f"--workdir={tmp_path / 'straight'}",
-                            "--num_samples=300", "--metrics=classifier_fd"])
+    evaluate_flags(f"--workdir={tmp_path / 'straight'}",
+                   "--num_samples=300", "--metrics=classifier_fd")
     results = evaluate_command.evaluate_workdir(tmp_path / "straight")
     assert results["step"] == 20 and results["num_samples"] == 300
     assert results["classifier_fd"] > 10
     saved = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     assert saved == pytest.approx(results)
     assert results["train_seconds"] > 0  # the checkpoint's recorded training wall time
-    evaluate_command.FLAGS(["evaluate", f"--workdir={tmp_path / 'straight'}", "--step=10",
-                            "--num_samples=300", "--metrics=classifier_fd",
-                            f"--output={tmp_path / 'at10.json'}"])
+    evaluate_flags(f"--workdir={tmp_path / 'straight'}", "--step=10",
+                   "--num_samples=300", "--metrics=classifier_fd",
+                   f"--output={tmp_path / 'at10.json'}")
     at_10 = evaluate_command.evaluate_workdir(tmp_path / "straight")
     assert at_10["step"] == 10 and 0 < at_10["train_seconds"] < results["train_seconds"]
     assert json.loads((tmp_path / "at10.json").read_text()) == pytest.approx(at_10)
-    evaluate_command.FLAGS(["evaluate", f"--workdir={tmp_path / 'straight'}", "--step=7"])
+    evaluate_flags(f"--workdir={tmp_path / 'straight'}", "--step=7")
     with pytest.raises(UserError, match=r"no checkpoint step 7 .* saved steps: \[10, 20\]"):
         evaluate_command.evaluate_workdir(tmp_path / "straight")
     assert ((tmp_path / "straight" / "samples.png").read_bytes()
@@ -381,6 +381,6 @@ def test_evaluate_refuses_intra_class_metrics_for_an_unconditional_model(tmp_pat
     from experiments import evaluate as evaluate_command
 
     fit(tiny_gan_config(num_train_steps=2, eval_every=2, checkpoint_every=2), tmp_path)
-    evaluate_command.FLAGS(["evaluate", f"--workdir={tmp_path}", "--metrics=intra_fid"])
+    evaluate_flags(f"--workdir={tmp_path}", "--metrics=intra_fid")
     with pytest.raises(UserError, match=r"\['intra_fid'\] need a class-conditional model"):
         evaluate_command.evaluate_workdir(tmp_path)
