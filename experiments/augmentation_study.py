@@ -54,6 +54,8 @@ import sys
 import time
 from pathlib import Path
 
+from genjax.config import with_fields
+
 CONDITIONS = {"real": (False, False), "classical": (False, True),  # (GAN samples, flips+crops)
               "gan": (True, False), "both": (True, True)}
 DIFFAUG_POLICY = "color,translation,cutout"
@@ -66,22 +68,10 @@ def cell_name(fraction: float, seed: int) -> str:
     return f"f{fraction:g}_s{seed}"
 
 
-def _set(config, **fields):
-    """A resolved copy of `config` with dotted `fields` set."""
-    config = config.copy_and_resolve_references()
-    with config.unlocked():
-        for key, value in fields.items():
-            node = config
-            *parents, leaf = key.split(".")
-            for parent in parents:
-                node = node[parent]
-            node[leaf] = value
-    return config
-
-
 def gan_config(base, fraction: float, seed: int, steps: int):
-    return _set(base, **{"data.train_fraction": fraction, "data.subset_seed": seed, "seed": seed,
-                         "diffaug_policy": DIFFAUG_POLICY, "num_train_steps": steps})
+    return with_fields(base, **{"data.train_fraction": fraction, "data.subset_seed": seed,
+                                "seed": seed, "diffaug_policy": DIFFAUG_POLICY,
+                                "num_train_steps": steps})
 
 
 def classifier_config(base, fraction: float, seed: int, condition: str, steps: int,
@@ -92,7 +82,7 @@ def classifier_config(base, fraction: float, seed: int, condition: str, steps: i
               "data.train_fraction": 1.0 if with_gan else fraction}
     if not classical:
         fields.update({"augment.flip": False, "augment.crop_pad": 0})
-    return _set(base, **fields)
+    return with_fields(base, **fields)
 
 
 def check_request(*, fractions, seeds, conditions, gan_base, classifier_base, gan_steps,

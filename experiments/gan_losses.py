@@ -55,14 +55,9 @@ FLAGS = flags.FLAGS
 
 def row_config(base, name: str, budget_seconds: float):
     """The base config with row `name`'s overrides and the time budget (a fresh copy)."""
-    config = base.copy_and_resolve_references()
-    config.unlock()
-    for key, value in {**VARIANTS[name], "max_train_seconds": float(budget_seconds)}.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            node = node[parent]
-        node[leaf] = value
+    from genjax.config import with_fields
+
+    config = with_fields(base, **VARIANTS[name], max_train_seconds=float(budget_seconds))
     return config.lock()
 
 

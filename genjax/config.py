@@ -35,3 +35,16 @@ def check_common(config) -> None:
 def config_to_json(config) -> str:
     """The resolved config as indented JSON (tuples become lists)."""
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
+
+
+def with_fields(config, **fields):
+    """A resolved copy of `config` with dotted `fields` set, as `--config.a.b=value` would."""
+    config = config.copy_and_resolve_references()
+    with config.unlocked():
+        for key, value in fields.items():
+            node = config
+            *parents, leaf = key.split(".")
+            for parent in parents:
+                node = node[parent]
+            node[leaf] = value
+    return config
