@@ -74,4 +74,7 @@ def main():
 
 
 if __name__ == "__main__":
+    from genjax.malloc import reexec_with_tcmalloc
+
+    reexec_with_tcmalloc()
     main()

@@ -376,6 +376,9 @@ def _define_flags() -> None:
 
 
 if __name__ == "__main__":
+    from genjax.malloc import reexec_with_tcmalloc
+
+    reexec_with_tcmalloc()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from absl import app
 

@@ -108,4 +108,7 @@ def evaluate_workdir(workdir: Path) -> dict[str, float]:
 
 
 if __name__ == "__main__":
+    from genjax.malloc import reexec_with_tcmalloc
+
+    reexec_with_tcmalloc()
     app.run(main)

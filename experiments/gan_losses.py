@@ -140,4 +140,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from genjax.malloc import reexec_with_tcmalloc
+
+    reexec_with_tcmalloc()
     app.run(main)

@@ -86,4 +86,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from genjax.malloc import reexec_with_tcmalloc
+
+    reexec_with_tcmalloc()
     main()
