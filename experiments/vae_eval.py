@@ -1,58 +1,66 @@
-"""The importance-weighted bound (Burda et al. 2015) of a trained VAE over a whole split.
+"""The importance-weighted bound (Burda et al. 2015) of a trained VAE or DRAW over a split.
 
 python -m experiments.vae_eval --workdir=runs/vae --k=5000 --batch_size=100 --chunk_size=100
+python -m experiments.vae_eval --workdir=runs/draw --k=1000 --chunk_size=50
 
-Restores the newest readable checkpoint of a `experiments.vae` workdir (its
-config.json rebuilds the model), computes L_k on every example of the split
-(test by default), prints nats (and bits/dim for 8-bit data) and writes
-<workdir>/likelihood.json. Memory grows with batch_size * chunk_size decoder
-passes, not with k; time grows with k (k = 5000 is 5000 decoder passes per image).
+Restores the newest readable checkpoint of an `experiments.vae` or `experiments.draw`
+workdir (its config.json rebuilds the model), computes L_k on every example of
+the split (test by default; `--examples=N` for the first N only, e.g. to time a
+run before committing to the whole split), prints nats (and bits/dim for 8-bit
+data) and the wall time, and writes <workdir>/likelihood.json. Both tasks run
+the same code (`LikelihoodTask.iwae_bound`), so their figures compare. Memory
+grows with batch_size * chunk_size decoder passes, not with k; time grows with
+k (k = 5000 is 5000 decoder passes per image).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import jax
 import ml_collections
 
 from genjax.errors import UserError
-from genjax.eval.likelihood import iwae_over_split
 from genjax.io import checkpoint
-from genjax.train.vae import VAETask
+from genjax.train.tasks import make_task
+
+LIKELIHOOD_TASKS = ("vae", "draw")
 
 
 def evaluate_workdir(workdir, *, k: int, batch_size: int, chunk_size: int,
-                     split: str | None = None) -> dict:
+                     split: str | None = None, examples: int | None = None) -> dict:
     """L_k of the workdir's latest checkpoint over `split`; also written to likelihood.json."""
     workdir = Path(workdir)
     if not (workdir / "config.json").is_file():
-        raise UserError(f"{workdir} has no config.json; pass the --workdir of a VAE run")
-    if min(k, batch_size, chunk_size) <= 0:
-        raise UserError(f"--k, --batch_size and --chunk_size must be positive, got "
-                        f"{k}, {batch_size} and {chunk_size}")
+        raise UserError(f"{workdir} has no config.json; pass the --workdir of a VAE or DRAW run")
+    if min(k, batch_size, chunk_size) <= 0 or (examples is not None and examples <= 0):
+        raise UserError(f"--k, --batch_size, --chunk_size and --examples must be positive, got "
+                        f"{k}, {batch_size}, {chunk_size} and {examples}")
     config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
-    if config.task != "vae":
-        raise UserError(f"{workdir} holds a {config.task!r} run, not a VAE")
+    if config.task not in LIKELIHOOD_TASKS:
+        raise UserError(f"{workdir} holds a {config.task!r} run, not a VAE or DRAW")
     if batch_size % jax.device_count():
         raise UserError(f"--batch_size={batch_size} is not divisible by the "
                         f"{jax.device_count()} devices")
-    task = VAETask(config)
-    split = split or config.data.eval_split
+    config.data.eval_split = split or config.data.eval_split
+    config.eval.iwae_samples, config.eval.iwae_batch_size = k, batch_size
+    config.eval.iwae_chunk_size = min(chunk_size, k)
+    task = make_task(config)
     template = task.init_state(jax.random.PRNGKey(config.seed))
     manager = checkpoint.make_manager(workdir / "checkpoints")
     state, step = checkpoint.restore_latest(manager, template)
     manager.close()
     if step is None:
         raise UserError(f"no checkpoint in {workdir / 'checkpoints'}; train first")
-    result = iwae_over_split({"params": state.params}, model=task.model,
-                             likelihood=task.likelihood, dataset=config.data.name, split=split,
-                             num_samples=k, batch_size=batch_size, chunk_size=chunk_size,
-                             seed=config.seed)
-    result = {"dataset": config.data.name, "split": split, "step": step,
-              "likelihood": config.likelihood.name, **result}
+    start = time.perf_counter()
+    result = task.iwae_bound(state.params, max_examples=examples)
+    result = {"dataset": config.data.name, "split": config.data.eval_split, "step": step,
+              "task": config.task, **({"likelihood": config.likelihood.name}
+                                      if "likelihood" in config else {}),
+              **result, "seconds": time.perf_counter() - start}
     (workdir / "likelihood.json").write_text(json.dumps(result, indent=2))
     return result
 
@@ -60,11 +68,12 @@ def evaluate_workdir(workdir, *, k: int, batch_size: int, chunk_size: int,
 def main() -> None:
     from absl import app, flags
 
-    flags.DEFINE_string("workdir", None, "A VAE run's workdir.", required=True)
+    flags.DEFINE_string("workdir", None, "A VAE or DRAW run's workdir.", required=True)
     flags.DEFINE_integer("k", 5000, "Importance samples per example.")
     flags.DEFINE_integer("batch_size", 100, "Examples per batch.")
     flags.DEFINE_integer("chunk_size", 100, "Samples decoded at once per example.")
     flags.DEFINE_string("split", None, "Split to evaluate (default: the config's eval_split).")
+    flags.DEFINE_integer("examples", None, "Only the first N examples (default: all).")
 
     def run(argv):
         if len(argv) > 1:
@@ -72,7 +81,7 @@ def main() -> None:
         f = flags.FLAGS
         try:
             result = evaluate_workdir(f.workdir, k=f.k, batch_size=f.batch_size,
-                                      chunk_size=f.chunk_size, split=f.split)
+                                      chunk_size=f.chunk_size, split=f.split, examples=f.examples)
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
@@ -80,7 +89,8 @@ def main() -> None:
                 f"{result['split']} examples: {result['nll_nats']:.3f} nats")
         if "bits_per_dim" in result:
             line += f", {result['bits_per_dim']:.4f} bits/dim"
-        print(line)
+        print(f"{line}; L_1 of the same samples {-result['elbo_nats']:.3f} nats; "
+              f"{result['seconds']:.1f} s")
 
     app.run(run)
 

@@ -187,3 +187,12 @@ def test_fit_writes_metrics_figures_and_animations(tmp_path):
         columns = 4 + (name == "reconstructions")  # the test image first
         assert strip.size == (columns * 30 + 2, 8 * 30 + 2)  # 28-pixel tiles, 2-pixel pads
     assert (tmp_path / "final_metrics.json").exists()
+
+    # the split-wide command scores DRAW with the same code as the VAE
+    from experiments.vae_eval import evaluate_workdir
+
+    same = evaluate_workdir(tmp_path, k=2, batch_size=100, chunk_size=2, examples=200)
+    assert same["task"] == "draw" and same["count"] == 200 and same["step"] == 10
+    assert same["nll_nats"] == pytest.approx(last["eval/iwae2_nll_nats"], rel=1e-5)
+    one = evaluate_workdir(tmp_path, k=1, batch_size=100, chunk_size=4, examples=100)
+    assert one["nll_nats"] == pytest.approx(-one["elbo_nats"], rel=1e-6)

@@ -264,6 +264,11 @@ def test_fit_writes_figures_metrics_compression_and_likelihood(tmp_path):
     assert result["count"] == 10000 and result["step"] == 20
     assert result["bits_per_dim"] == pytest.approx(result["nll_nats"] / dims_ln2)
     assert json.loads((tmp_path / "likelihood.json").read_text()) == result
+    first = evaluate_workdir(tmp_path, k=4, batch_size=100, chunk_size=3, examples=200)
+    assert first["count"] == 200  # the same examples and samples as the fit's eval/iwae4
+    assert first["bits_per_dim"] == pytest.approx(last["eval/iwae4_bits_per_dim"], rel=1e-5)
+    with pytest.raises(UserError, match="must be positive"):
+        evaluate_workdir(tmp_path, k=4, batch_size=100, chunk_size=3, examples=0)
 
 
 def test_vae_train_step_passes_the_state_step_to_the_loss():

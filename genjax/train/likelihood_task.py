@@ -45,14 +45,28 @@ class LikelihoodTask:
         metrics = {f"eval/{k}": v / count for k, v in sums.items()}
         metrics["eval/count"] = count
         if c.eval.iwae_samples > 0:
-            iwae = likelihood_eval.split_sums(
-                self.iwae_sums, {"params": state.params},
-                self.eval_batches(c.eval.iwae_batch_size, c.eval.iwae_examples), mesh)
-            k, count = c.eval.iwae_samples, iwae["count"]
-            metrics[f"eval/iwae{k}_nll_nats"] = -iwae["log_likelihood"] / count
-            metrics["eval/iwae1_nll_nats"] = -iwae["elbo"] / count  # same examples and samples
-            metrics["eval/iwae_count"] = count
-            if self.bits_per_dim:
-                metrics[f"eval/iwae{k}_bits_per_dim"] = (metrics[f"eval/iwae{k}_nll_nats"]
-                                                         / (math.prod(self.shape) * math.log(2)))
+            iwae = self.iwae_bound(state.params, max_examples=c.eval.iwae_examples, mesh=mesh)
+            k = iwae["k"]
+            metrics[f"eval/iwae{k}_nll_nats"] = iwae["nll_nats"]
+            metrics["eval/iwae1_nll_nats"] = iwae["elbo_nats"]  # same examples and samples
+            metrics["eval/iwae_count"] = iwae["count"]
+            if "bits_per_dim" in iwae:
+                metrics[f"eval/iwae{k}_bits_per_dim"] = iwae["bits_per_dim"]
         return metrics
+
+    def iwae_bound(self, params, *, max_examples: int | None = None, mesh=None) -> dict:
+        """L_k, k = eval.iwae_samples, over the eval split (or its first `max_examples`).
+
+        Returns `k`, `count`, `nll_nats` (-mean L_k), `elbo_nats` (mean L_1 with the
+        first of the same samples) and, for discrete 8-bit likelihoods, `bits_per_dim`.
+        """
+        c = self.config
+        sums = likelihood_eval.split_sums(
+            self.iwae_sums, {"params": params},
+            self.eval_batches(c.eval.iwae_batch_size, max_examples), mesh)
+        count = sums["count"]
+        result = {"k": c.eval.iwae_samples, "count": int(count),
+                  "nll_nats": -sums["log_likelihood"] / count, "elbo_nats": sums["elbo"] / count}
+        if self.bits_per_dim:
+            result["bits_per_dim"] = result["nll_nats"] / (math.prod(self.shape) * math.log(2))
+        return result
