@@ -285,3 +285,16 @@ def test_vae_train_step_passes_the_state_step_to_the_loss():
     state, metrics = vae_train_step(state, {}, loss_fn=loss_fn)
     assert int(metrics["step"]) == 7 and int(state.step) == 8
     assert float(state.params["w"]) == 0.0  # 1 - 0.5 * 2
+
+
+def test_sampler_decodes_prior_noise_to_the_likelihood_mean(trained):
+    task, state, _ = trained
+    sample = task.sampler(state, 16)
+    images = np.asarray(sample(jax.random.PRNGKey(3)))
+    assert images.shape == (16, 28, 28, 1)
+    assert -1.0 <= images.min() and images.max() <= 1.0 and images.std() > 0.01
+    z = jax.random.normal(jax.random.PRNGKey(3), (16, task.config.model.latent_dim))
+    raw = task.model.apply({"params": state.params}, z, method=task.model.decode)
+    np.testing.assert_allclose(images, np.tanh(raw / 2.0), atol=1e-5)  # Bernoulli mean, in [-1, 1]
+    np.testing.assert_array_equal(images, np.asarray(sample(jax.random.PRNGKey(3))))
+    assert not np.array_equal(images, np.asarray(sample(jax.random.PRNGKey(4))))
