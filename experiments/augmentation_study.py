@@ -50,10 +50,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
+from experiments.launch import errors_exit
 from genjax.config import with_fields
 
 CONDITIONS = {"real": (False, False), "classical": (False, True),  # (GAN samples, flips+crops)
@@ -337,18 +337,10 @@ def main(argv):
 
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from genjax.errors import NonFiniteError, UserError
-
     logging.getLogger("absl").addFilter(  # orbax logs every save at INFO
         lambda r: r.levelno >= logging.WARNING or "/orbax/" not in r.pathname)
-    try:
+    with errors_exit():
         print(study(flags.FLAGS))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except NonFiniteError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(3)
 
 
 def _define_flags() -> None:

@@ -28,12 +28,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from experiments.launch import errors_exit
 from genjax import data, pretrained
 from genjax.config import check_common
 from genjax.errors import UserError
@@ -196,14 +196,11 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     f = flags.FLAGS
-    try:
+    with errors_exit():
         result = cas_for_workdir(Path(f.workdir), config=f.config,
                                  num_per_class=f.num_per_class,
                                  out=Path(f.out) if f.out else None, batch_size=f.batch_size,
                                  seed=f.seed, baseline=f.baseline or None)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     real = result["real_accuracy"]
     print(f"CAS (trained on {result['num_train_images']} generated images): "
           f"{result['cas_accuracy']:.4f}")

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 from absl import app, flags
+
+from experiments.launch import errors_exit
 
 flags.DEFINE_string("workdir", None, "A training workdir (holds config.json, checkpoints/).",
                     required=True)
@@ -41,13 +42,9 @@ INTRA_METRICS = {"intra_classifier_fd": "classifier", "intra_fid": "inception"}
 
 def main(argv):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from genjax.errors import UserError
 
-    try:
+    with errors_exit():
         results = evaluate_workdir(Path(FLAGS.workdir))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     width = max(map(len, results))
     print(f"{'metric':<{width}}  value")
     for name, value in results.items():

@@ -24,6 +24,8 @@ from pathlib import Path
 from absl import app, flags
 from ml_collections import config_flags
 
+from experiments.launch import errors_exit
+
 # Each row changes only what its paper prescribes; everything else is the base config.
 VARIANTS = {
     # Goodfellow et al. 2014, eq. 1: G minimises log(1 - D(G(z))) (saturates early on).
@@ -109,7 +111,6 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from genjax.errors import UserError
 
     unknown = [v for v in FLAGS.variants if v not in VARIANTS]
     if unknown or FLAGS.budget_seconds <= 0:
@@ -121,7 +122,7 @@ def main(argv):
     workdir.mkdir(parents=True, exist_ok=True)
     results_path = workdir / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    try:
+    with errors_exit():
         for name in FLAGS.variants:
             if name in results:
                 continue
@@ -131,9 +132,6 @@ def main(argv):
             tmp = results_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(results, indent=2))
             tmp.replace(results_path)  # a kill mid-write leaves the previous results intact
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     table = markdown_table({n: results[n] for n in FLAGS.variants}, FLAGS.budget_seconds)
     (workdir / "table.md").write_text(table)
     print(table)

@@ -8,6 +8,7 @@ locked against typos) and `--workdir=<dir>`. A `UserError` or a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -29,19 +30,27 @@ def run(default_config: str) -> None:
         if len(argv) > 1:
             raise app.UsageError(f"unexpected arguments: {argv[1:]}")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from genjax.errors import NonFiniteError, UserError
         from genjax.train.loop import fit
 
         # orbax logs every save step at INFO; keep its warnings, drop its chatter.
         logging.getLogger("absl").addFilter(
             lambda r: r.levelno >= logging.WARNING or "/orbax/" not in r.pathname)
-        try:
+        with errors_exit():
             fit(flags.FLAGS.config, flags.FLAGS.workdir)
-        except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(2)
-        except NonFiniteError as err:
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(3)
 
     app.run(main)
+
+
+@contextlib.contextmanager
+def errors_exit():
+    """A `UserError` or `NonFiniteError` inside becomes one stderr line and exit status 2 or 3."""
+    from genjax.errors import NonFiniteError, UserError
+
+    try:
+        yield
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except NonFiniteError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(3)

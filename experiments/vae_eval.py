@@ -16,13 +16,13 @@ k (k = 5000 is 5000 decoder passes per image).
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import jax
 import ml_collections
 
+from experiments.launch import errors_exit
 from genjax.errors import UserError
 from genjax.io import checkpoint
 from genjax.train.tasks import make_task
@@ -37,8 +37,8 @@ def evaluate_workdir(workdir, *, k: int, batch_size: int, chunk_size: int,
     if not (workdir / "config.json").is_file():
         raise UserError(f"{workdir} has no config.json; pass the --workdir of a VAE or DRAW run")
     if min(k, batch_size, chunk_size) <= 0 or (examples is not None and examples <= 0):
-        raise UserError(f"--k, --batch_size, --chunk_size and --examples must be positive, got "
-                        f"{k}, {batch_size}, {chunk_size} and {examples}")
+        raise UserError(f"--k, --batch_size, --chunk_size and --examples (when given) must be "
+                        f"positive, got {k}, {batch_size}, {chunk_size} and {examples}")
     config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
     if config.task not in LIKELIHOOD_TASKS:
         raise UserError(f"{workdir} holds a {config.task!r} run, not a VAE or DRAW")
@@ -79,12 +79,9 @@ def main() -> None:
         if len(argv) > 1:
             raise app.UsageError(f"unexpected arguments: {argv[1:]}")
         f = flags.FLAGS
-        try:
+        with errors_exit():
             result = evaluate_workdir(f.workdir, k=f.k, batch_size=f.batch_size,
                                       chunk_size=f.chunk_size, split=f.split, examples=f.examples)
-        except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(2)
         line = (f"IWAE k={result['k']} on {result['count']} {result['dataset']}:"
                 f"{result['split']} examples: {result['nll_nats']:.3f} nats")
         if "bits_per_dim" in result:
