@@ -176,6 +176,7 @@ def test_fit_writes_metrics_figures_and_animations(tmp_path):
     last = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "eval/elbo" in r][-1]
     assert last["eval/count"] == 10000 and last["eval/iwae_count"] == 200
     assert 100 < last["eval/iwae2_nll_nats"] < 600
+    assert 100 < last["eval/iwae1_nll_nats"] < 600
     assert last["eval/elbo"] == pytest.approx(-last["eval/recon"] - last["eval/kl"], rel=1e-5)
     for prefix in ("000010_", "final_"):
         for name in ("samples", "reconstructions"):
@@ -194,5 +195,6 @@ def test_fit_writes_metrics_figures_and_animations(tmp_path):
     same = evaluate_workdir(tmp_path, k=2, batch_size=100, chunk_size=2, examples=200)
     assert same["task"] == "draw" and same["count"] == 200 and same["step"] == 10
     assert same["nll_nats"] == pytest.approx(last["eval/iwae2_nll_nats"], rel=1e-5)
+    assert -same["elbo_nats"] == pytest.approx(last["eval/iwae1_nll_nats"], rel=1e-5)
     one = evaluate_workdir(tmp_path, k=1, batch_size=100, chunk_size=4, examples=100)
     assert one["nll_nats"] == pytest.approx(-one["elbo_nats"], rel=1e-6)

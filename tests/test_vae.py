@@ -267,6 +267,8 @@ def test_fit_writes_figures_metrics_compression_and_likelihood(tmp_path):
     first = evaluate_workdir(tmp_path, k=4, batch_size=100, chunk_size=3, examples=200)
     assert first["count"] == 200  # the same examples and samples as the fit's eval/iwae4
     assert first["bits_per_dim"] == pytest.approx(last["eval/iwae4_bits_per_dim"], rel=1e-5)
+    assert -first["elbo_nats"] == pytest.approx(last["eval/iwae1_nll_nats"], rel=1e-5)
+    assert last["eval/iwae1_nll_nats"] > last["eval/iwae4_nll_nats"] > 0
     with pytest.raises(UserError, match="must be positive"):
         evaluate_workdir(tmp_path, k=4, batch_size=100, chunk_size=3, examples=0)
 

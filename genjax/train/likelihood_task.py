@@ -48,7 +48,7 @@ class LikelihoodTask:
             iwae = self.iwae_bound(state.params, max_examples=c.eval.iwae_examples, mesh=mesh)
             k = iwae["k"]
             metrics[f"eval/iwae{k}_nll_nats"] = iwae["nll_nats"]
-            metrics["eval/iwae1_nll_nats"] = iwae["elbo_nats"]  # same examples and samples
+            metrics["eval/iwae1_nll_nats"] = -iwae["elbo_nats"]  # same examples and samples
             metrics["eval/iwae_count"] = iwae["count"]
             if "bits_per_dim" in iwae:
                 metrics[f"eval/iwae{k}_bits_per_dim"] = iwae["bits_per_dim"]
