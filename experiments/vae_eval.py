@@ -1,14 +1,15 @@
 """The importance-weighted bound (Burda et al. 2015) of a trained VAE or DRAW over a split.
 
 python -m experiments.vae_eval --workdir=runs/vae --k=5000 --batch_size=100 --chunk_size=100
-python -m experiments.vae_eval --workdir=runs/draw --k=1000 --chunk_size=50
+python -m experiments.vae_eval --workdir=runs/draw --k=100 --chunk_size=25
 
 Restores the newest readable checkpoint of an `experiments.vae` or `experiments.draw`
 workdir (its config.json rebuilds the model), computes L_k on every example of
 the split (test by default; `--examples=N` for the first N only, e.g. to time a
 run before committing to the whole split), prints nats (and bits/dim for 8-bit
-data) and the wall time, and writes <workdir>/likelihood.json. Both tasks run
-the same code (`LikelihoodTask.iwae_bound`), so their figures compare. Memory
+data) and the wall time, and writes <workdir>/likelihood.json (or `--output`).
+Both tasks run the same code (`LikelihoodTask.iwae_bound`), so their figures
+compare. Memory
 grows with batch_size * chunk_size decoder passes, not with k; time grows with
 k (k = 5000 is 5000 decoder passes per image).
 """
@@ -31,8 +32,10 @@ LIKELIHOOD_TASKS = ("vae", "draw")
 
 
 def evaluate_workdir(workdir, *, k: int, batch_size: int, chunk_size: int,
-                     split: str | None = None, examples: int | None = None) -> dict:
-    """L_k of the workdir's latest checkpoint over `split`; also written to likelihood.json."""
+                     split: str | None = None, examples: int | None = None,
+                     output: str | Path | None = None) -> dict:
+    """L_k of the workdir's latest checkpoint over `split`, also written to `output`
+    (default <workdir>/likelihood.json)."""
     workdir = Path(workdir)
     if not (workdir / "config.json").is_file():
         raise UserError(f"{workdir} has no config.json; pass the --workdir of a VAE or DRAW run")
@@ -61,7 +64,9 @@ def evaluate_workdir(workdir, *, k: int, batch_size: int, chunk_size: int,
               "task": config.task, **({"likelihood": config.likelihood.name}
                                       if "likelihood" in config else {}),
               **result, "seconds": time.perf_counter() - start}
-    (workdir / "likelihood.json").write_text(json.dumps(result, indent=2))
+    output = Path(output) if output else workdir / "likelihood.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -74,6 +79,8 @@ def main() -> None:
     flags.DEFINE_integer("chunk_size", 100, "Samples decoded at once per example.")
     flags.DEFINE_string("split", None, "Split to evaluate (default: the config's eval_split).")
     flags.DEFINE_integer("examples", None, "Only the first N examples (default: all).")
+    flags.DEFINE_string("output", None, "Where to write the JSON (default: "
+                        "<workdir>/likelihood.json).")
 
     def run(argv):
         if len(argv) > 1:
@@ -81,7 +88,8 @@ def main() -> None:
         f = flags.FLAGS
         with errors_exit():
             result = evaluate_workdir(f.workdir, k=f.k, batch_size=f.batch_size,
-                                      chunk_size=f.chunk_size, split=f.split, examples=f.examples)
+                                      chunk_size=f.chunk_size, split=f.split, examples=f.examples,
+                                      output=f.output)
         line = (f"IWAE k={result['k']} on {result['count']} {result['dataset']}:"
                 f"{result['split']} examples: {result['nll_nats']:.3f} nats")
         if "bits_per_dim" in result:
