@@ -1,6 +1,7 @@
 """DRAW: Gaussian attention, the scanned model, loss and IWAE bound, task and fit(), with values."""
 
 import functools
+import json
 import math
 
 import chex
@@ -196,5 +197,7 @@ def test_fit_writes_metrics_figures_and_animations(tmp_path):
     assert same["task"] == "draw" and same["count"] == 200 and same["step"] == 10
     assert same["nll_nats"] == pytest.approx(last["eval/iwae2_nll_nats"], rel=1e-5)
     assert -same["elbo_nats"] == pytest.approx(last["eval/iwae1_nll_nats"], rel=1e-5)
-    one = evaluate_workdir(tmp_path, k=1, batch_size=100, chunk_size=4, examples=100)
+    one = evaluate_workdir(tmp_path, k=1, batch_size=100, chunk_size=4, examples=100,
+                           output=tmp_path / "bounds" / "k1.json")
+    assert json.loads((tmp_path / "bounds" / "k1.json").read_text()) == one
     assert one["nll_nats"] == pytest.approx(-one["elbo_nats"], rel=1e-6)

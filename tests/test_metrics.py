@@ -1,5 +1,7 @@
 """Sample-quality metrics on real Fashion-MNIST: values, caching, inputs."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -83,3 +85,17 @@ def test_bad_requests(ref_cache):
         metrics.evaluate(np.zeros((4, 28, 28, 1)), dataset="fashion_mnist", num_samples=10)
     with pytest.raises(UserError, match="needs 28x28"):
         metrics.classifier_frechet_distance(np.zeros((4, 32, 32, 3)), dataset="cifar10")
+
+
+def test_long_feature_passes_log_their_progress(monkeypatch, caplog):
+    from genjax.eval import metrics
+
+    monkeypatch.setattr(metrics, "PROGRESS_SECONDS", 0.0)
+    net = metrics.feature_net("classifier")
+    images = np.random.default_rng(0).uniform(-1, 1, (250, 28, 28, 1)).astype(np.float32)
+    with caplog.at_level(logging.INFO):
+        feats = metrics.features(images, net, num_samples=250, batch_size=100)
+    assert feats.shape[0] == 250 and np.isfinite(feats).all()
+    lines = [r.getMessage() for r in caplog.records if "features:" in r.getMessage()]
+    assert [line.split(",")[0] for line in lines] == [
+        "classifier features: 100/250 images", "classifier features: 200/250 images"]

@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -92,6 +93,9 @@ def _batches(samples, num_samples: int, batch_size: int, seed: int):
         drawn, i = drawn + count, i + 1
 
 
+PROGRESS_SECONDS = 60.0  # a log line this often during long feature passes (10k FID on CPU)
+
+
 @functools.lru_cache(maxsize=8)
 def _scaled_apply(net: FeatureNet, value_range: tuple[float, float], mesh):
     """`net.apply` on images in `value_range`, compiled once per (net, range, mesh)."""
@@ -106,9 +110,16 @@ def features(samples, net: FeatureNet, *, num_samples: int, batch_size: int = 10
     mesh = parallel.make_mesh()
     parallel.check_batch_divisible(batch_size, mesh, "batch_size")
     apply = _scaled_apply(net, tuple(value_range), mesh)
-    out = []
+    out, done = [], 0
+    start = last_report = time.monotonic()
     for images, mask in _batches(samples, num_samples, batch_size, seed):
         out.append(np.asarray(apply(parallel.shard_batch(images.astype(np.float32), mesh)))[mask])
+        done += len(out[-1])
+        if time.monotonic() - last_report > PROGRESS_SECONDS and done < num_samples:
+            last_report = time.monotonic()
+            rate = done / (last_report - start)
+            logging.info("%s features: %d/%d images, %.1f images/s, about %.0f min left",
+                         net.name, done, num_samples, rate, (num_samples - done) / rate / 60)
     return np.concatenate(out)
 
 
