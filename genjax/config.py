@@ -37,14 +37,22 @@ def config_to_json(config) -> str:
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
 
 
+def set_fields(config, **fields):
+    """Set dotted `fields` in place, as `--config.a.b=value` does; returns `config`.
+
+    A locked config refuses a field it does not have (a typo), as the flag does.
+    """
+    for key, value in fields.items():
+        node = config
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = value
+    return config
+
+
 def with_fields(config, **fields):
-    """A resolved copy of `config` with dotted `fields` set, as `--config.a.b=value` would."""
+    """A resolved, unlocked copy of `config` with dotted `fields` set (new ones allowed)."""
     config = config.copy_and_resolve_references()
     with config.unlocked():
-        for key, value in fields.items():
-            node = config
-            *parents, leaf = key.split(".")
-            for parent in parents:
-                node = node[parent]
-            node[leaf] = value
-    return config
+        return set_fields(config, **fields)

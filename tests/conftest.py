@@ -13,13 +13,9 @@ sys.path.insert(0, str(ROOT))
 
 def override(config, **overrides):
     """Set dotted fields as --config.a.b=value does: override(c, **{"a.b": 1})."""
-    for key, value in overrides.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            node = node[parent]
-        node[leaf] = value
-    return config
+    from genjax.config import set_fields
+
+    return set_fields(config, **overrides)
 
 
 def tiny_classifier_config(**overrides):
