@@ -9,9 +9,8 @@ the split (test by default; `--examples=N` for the first N only, e.g. to time a
 run before committing to the whole split), prints nats (and bits/dim for 8-bit
 data) and the wall time, and writes <workdir>/likelihood.json (or `--output`).
 Both tasks run the same code (`LikelihoodTask.iwae_bound`), so their figures
-compare. Memory
-grows with batch_size * chunk_size decoder passes, not with k; time grows with
-k (k = 5000 is 5000 decoder passes per image).
+compare. Memory grows with batch_size * chunk_size decoder passes, not with k;
+time grows with k (k = 5000 is 5000 decoder passes per image).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ if [ ! -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
   fi
 fi
 
-# tcmalloc: XLA:CPU runs 1.6x faster with it (genjax/malloc.py, bench/malloc.txt).
+# tcmalloc: XLA:CPU runs 1.7x faster with it (genjax/malloc.py, bench/malloc.txt).
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 if [ "$(uname -m)" = x86_64 ] && [ ! -f "$tcmalloc" ] && [ "$(id -u)" = 0 ] \
     && command -v apt-get >/dev/null; then

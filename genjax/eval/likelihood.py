@@ -195,9 +195,16 @@ def iwae_over_split(variables, *, model: nn.Module, likelihood: Likelihood, data
     batches = indexed_eval_batches(dataset, split=split, batch_size=batch_size,
                                    image_range=likelihood.image_range, max_examples=max_examples)
     totals = split_sums(sums_fn, variables, batches, mesh)
-    nll = -totals["log_likelihood"] / totals["count"]
-    result = {"k": num_samples, "count": int(totals["count"]), "nll_nats": nll,
-              "elbo_nats": totals["elbo"] / totals["count"]}
-    if likelihood.bits_per_dim:
-        result["bits_per_dim"] = nll / (math.prod(data.DATASETS[dataset].shape) * LN2)
+    dims = math.prod(data.DATASETS[dataset].shape) if likelihood.bits_per_dim else None
+    return bound_summary(totals, k=num_samples, bits_dims=dims)
+
+
+def bound_summary(totals: dict, *, k: int, bits_dims: int | None = None) -> dict:
+    """`iwae_sums` totals -> `k`, `count`, `nll_nats` (-mean L_k), `elbo_nats` (mean L_1)
+    and, given the data's dimension count `bits_dims`, `bits_per_dim`."""
+    count = totals["count"]
+    result = {"k": k, "count": int(count), "nll_nats": -totals["log_likelihood"] / count,
+              "elbo_nats": totals["elbo"] / count}
+    if bits_dims:
+        result["bits_per_dim"] = result["nll_nats"] / (bits_dims * LN2)
     return result

@@ -64,9 +64,6 @@ class LikelihoodTask:
         sums = likelihood_eval.split_sums(
             self.iwae_sums, {"params": params},
             self.eval_batches(c.eval.iwae_batch_size, max_examples), mesh)
-        count = sums["count"]
-        result = {"k": c.eval.iwae_samples, "count": int(count),
-                  "nll_nats": -sums["log_likelihood"] / count, "elbo_nats": sums["elbo"] / count}
-        if self.bits_per_dim:
-            result["bits_per_dim"] = result["nll_nats"] / (math.prod(self.shape) * math.log(2))
-        return result
+        return likelihood_eval.bound_summary(
+            sums, k=c.eval.iwae_samples,
+            bits_dims=math.prod(self.shape) if self.bits_per_dim else None)
