@@ -257,7 +257,7 @@ def test_class_sampler_makes_the_asked_classes_from_the_ema_generator():
         GANTask(tiny_gan_config()).class_sampler(None, 4)
 
 
-def test_conditional_fit_writes_a_grid_with_one_row_per_class(tmp_path):
+def test_conditional_fit_writes_a_grid_with_one_row_per_class(tmp_path, monkeypatch):
     config = tiny_cgan_config(**{"eval_every": 20, "checkpoint_every": 20})
     fit(config, tmp_path)
     rows, columns, pad = NUM_CLASSES, 8, 2
@@ -286,6 +286,24 @@ def test_conditional_fit_writes_a_grid_with_one_row_per_class(tmp_path):
     assert min(values) > 10  # 20 steps of training: far from every class
     assert per_class["mean"] == pytest.approx(np.mean(values))
     assert results["classifier_fd"] > 10
+    assert "pooled_class_balanced" not in results  # 200 != 10 x 50: pooled drawn on its own
+
+    # 10 x 50 = 500 samples: the pooled distance reuses the class-balanced intra samples.
+    from genjax.eval import metrics
+
+    drawn = []
+    original = metrics.features
+    monkeypatch.setattr(metrics, "features", lambda samples, *a, **k: (
+        drawn.append(callable(samples)), original(samples, *a, **k))[1])
+    evaluate_flags(f"--workdir={tmp_path}", "--num_samples=500",
+                   "--metrics=classifier_fd,intra_classifier_fd", "--per_class=50",
+                   f"--output={tmp_path / 'balanced.json'}")
+    balanced = evaluate_command.evaluate_workdir(tmp_path)
+    assert drawn.count(True) == NUM_CLASSES  # one generated pass per class, none pooled
+    assert balanced["pooled_class_balanced"] == 1.0
+    for key in [k for k in results if k.startswith("intra_")]:  # the same class samples
+        assert balanced[key] == pytest.approx(results[key], rel=1e-6)
+    assert balanced["classifier_fd"] > 10
 
 
 def test_cdcgan_config_builds_a_projection_model():

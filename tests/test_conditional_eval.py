@@ -17,6 +17,7 @@ from experiments import cas
 from genjax import data
 from genjax.errors import UserError
 from genjax.eval import conditional, metrics
+from genjax.eval import fid as fid_lib
 from genjax.train import classifier
 from genjax.train.loop import fit
 from tests.conftest import tiny_classifier_config
@@ -101,6 +102,55 @@ def test_class_references_are_cached_and_reused(ref_cache, monkeypatch):
     np.testing.assert_allclose(fewer, metrics.features(images[labels == 3][:100], net,
                                                        num_samples=100, value_range=(0, 255)),
                                rtol=1e-6, atol=1e-6)
+
+
+def test_class_references_slice_a_cached_split_prefix(ref_cache, monkeypatch):
+    net = metrics.feature_net("classifier")
+    images, labels = data.load_split("fashion_mnist", "test")
+    prefix = metrics.reference_features("fashion_mnist", "test", net, num_samples=2000)
+    inside = np.flatnonzero(labels == 4)[:100]
+    beyond = np.flatnonzero(labels == 4)[:300]
+    assert inside[-1] < 2000 <= beyond[-1]  # the first 100 coats lie in the prefix, 300 do not
+    calls = collections.Counter()
+    original = metrics.features
+
+    def counting(samples, *args, **kwargs):
+        calls[len(samples)] += 1
+        return original(samples, *args, **kwargs)
+
+    monkeypatch.setattr(metrics, "features", counting)
+    sliced = conditional.class_reference_features("fashion_mnist", "test", 4, net, per_class=100)
+    assert calls == {}  # no network pass: rows of the cached prefix
+    np.testing.assert_array_equal(sliced, prefix[inside])
+    np.testing.assert_allclose(sliced, original(images[inside], net, num_samples=100,
+                                                value_range=(0, 255)), rtol=1e-5, atol=1e-5)
+    assert metrics.cached_split_prefix("fashion_mnist", "test", net, covering=2000) is not None
+    assert metrics.cached_split_prefix("fashion_mnist", "test", net, covering=2001) is None
+    assert metrics.cached_split_prefix("fashion_mnist", "train", net, covering=1) is None
+    computed = conditional.class_reference_features("fashion_mnist", "test", 4, net,
+                                                    per_class=300)
+    assert calls == {300: 1}  # beyond the prefix: computed (and cached) on its own
+    np.testing.assert_array_equal(computed[:100], sliced)
+
+
+def test_evaluate_reuses_given_fake_features(ref_cache, monkeypatch):
+    net = metrics.feature_net("classifier")
+    images, _ = data.load_split("fashion_mnist", "train")
+    fake = metrics.features(images[:300], net, num_samples=300, value_range=(0, 255))
+    real = metrics.reference_features("fashion_mnist", "test", net, num_samples=300)
+
+    def no_sampler(rng):
+        pytest.fail("drew samples although their features were given")
+
+    out = metrics.evaluate(no_sampler, dataset="fashion_mnist", num_samples=300,
+                           metrics=["classifier_fd"], fake_features={"classifier": fake})
+    assert out["classifier_fd"] == pytest.approx(fid_lib.fid_from_features(real, fake),
+                                                 rel=1e-12)
+    assert 1 < out["classifier_fd"] < 50  # train vs test images: close, not equal
+    with pytest.raises(UserError, match=r"fake_features\['classifier'\] holds 300 rows, "
+                                        r"not num_samples=200"):
+        metrics.evaluate(no_sampler, dataset="fashion_mnist", num_samples=200,
+                         metrics=["classifier_fd"], fake_features={"classifier": fake})
 
 
 def test_intra_class_requests_fail_before_any_feature(ref_cache, monkeypatch):

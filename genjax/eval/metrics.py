@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -132,13 +133,42 @@ def reference_features(dataset: str, split: str, net: FeatureNet, *, num_samples
                            batch_size=batch_size, what=f"{count} {dataset}:{split} images")
 
 
+def _cache_path(key: str, net: FeatureNet) -> Path:
+    return Path(cache_dir()) / "reference" / f"{key}-{net.name}-{net.digest[:16]}-v1.npy"
+
+
+def cached_split_prefix(dataset: str, split: str, net: FeatureNet, *, covering: int
+                        ) -> np.ndarray | None:
+    """Cached `reference_features` of the split's first n >= `covering` images, if on disk.
+
+    The smallest such n is read; None when no readable one is cached. Callers slice
+    it to reuse a split-wide pass (the intra-class references do) instead of running
+    the network again over images it has already seen.
+    """
+    pattern = re.compile(re.escape(f"{dataset}-{split}-") + r"(\d+)"
+                         + re.escape(f"-{net.name}-{net.digest[:16]}-v1.npy"))
+    directory = Path(cache_dir()) / "reference"
+    found = sorted((int(m.group(1)), path) for path in directory.glob("*.npy")
+                   if (m := pattern.fullmatch(path.name)))
+    for count, path in found:
+        if count < covering:
+            continue
+        try:
+            feats = np.load(path)
+        except (OSError, ValueError):
+            continue
+        if len(feats) == count:
+            return feats
+    return None
+
+
 def cached_features(key: str, images: np.ndarray, net: FeatureNet, *, batch_size: int = 100,
                     what: str = "") -> np.ndarray:
     """`net`'s features of uint8 `images`, cached under reference/<key>-<net>-<digest>.
 
     `key` must name the images exactly (dataset, split, selection, count).
     """
-    path = Path(cache_dir()) / "reference" / f"{key}-{net.name}-{net.digest[:16]}-v1.npy"
+    path = _cache_path(key, net)
     if path.is_file():
         try:
             return np.load(path)
@@ -181,9 +211,20 @@ def check_request(*, dataset: str, split: str, num_samples: int, metrics: Sequen
 
 def evaluate(samples, *, dataset: str, split: str = "test", num_samples: int = 10000,
              metrics: Sequence[str] = METRICS, batch_size: int = 100, seed: int = 0,
-             value_range: tuple[float, float] = (-1.0, 1.0)) -> dict[str, float]:
-    """The requested metrics of `samples` against `dataset:split` (see module docstring)."""
+             value_range: tuple[float, float] = (-1.0, 1.0),
+             fake_features: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """The requested metrics of `samples` against `dataset:split` (see module docstring).
+
+    `fake_features` ({"inception" or "classifier": (num_samples, d)}) are features of
+    the samples already computed, e.g. by the intra-class pass of a conditional
+    model: a network given there draws no new samples.
+    """
     check_request(dataset=dataset, split=split, num_samples=num_samples, metrics=metrics)
+    fake_features = dict(fake_features or {})
+    for name, feats in fake_features.items():
+        if len(feats) != num_samples:
+            raise UserError(f"fake_features[{name!r}] holds {len(feats)} rows, not "
+                            f"num_samples={num_samples}")
     if not callable(samples) and len(samples) < num_samples:
         raise UserError(f"asked for {num_samples} samples but the array holds {len(samples)}")
     out: dict[str, float] = {"num_samples": float(num_samples)}
@@ -192,8 +233,10 @@ def evaluate(samples, *, dataset: str, split: str = "test", num_samples: int = 1
         net = feature_net("inception")
         real = reference_features(dataset, split, net, num_samples=num_samples,
                                   batch_size=batch_size)
-        fake = features(samples, net, num_samples=num_samples, batch_size=batch_size,
-                        value_range=value_range, seed=seed)
+        fake = fake_features.get("inception")
+        if fake is None:
+            fake = features(samples, net, num_samples=num_samples, batch_size=batch_size,
+                            value_range=value_range, seed=seed)
         scores = compare_features(real, fake, with_kid="kid" in metrics,
                                   with_prdc="prdc" in metrics)
         out["fid"] = scores.pop("fd")
@@ -203,20 +246,26 @@ def evaluate(samples, *, dataset: str, split: str = "test", num_samples: int = 1
     if "classifier_fd" in metrics:
         out["classifier_fd"] = classifier_frechet_distance(
             samples, dataset=dataset, split=split, num_samples=num_samples,
-            batch_size=batch_size, seed=seed, value_range=value_range)
+            batch_size=batch_size, seed=seed, value_range=value_range,
+            fake=fake_features.get("classifier"))
     return out
 
 
 def classifier_frechet_distance(samples, *, dataset: str = "fashion_mnist", split: str = "test",
                                 num_samples: int = 10000, batch_size: int = 100, seed: int = 0,
-                                value_range: tuple[float, float] = (-1.0, 1.0)) -> float:
-    """The domain metric: Fréchet distance on the genjax classifier's features (not FID)."""
+                                value_range: tuple[float, float] = (-1.0, 1.0),
+                                fake: np.ndarray | None = None) -> float:
+    """The domain metric: Fréchet distance on the genjax classifier's features (not FID).
+
+    `fake`: the samples' classifier features if already computed (then no sample is drawn).
+    """
     spec = data.DATASETS[dataset]
     if spec.shape != (28, 28, 1):
         raise UserError(f"classifier_fd needs 28x28 grayscale images; {dataset} is {spec.shape}")
     net = feature_net("classifier")
     real = reference_features(dataset, split, net, num_samples=num_samples,
                               batch_size=batch_size)
-    fake = features(samples, net, num_samples=num_samples, batch_size=batch_size,
-                    value_range=value_range, seed=seed)
+    if fake is None:
+        fake = features(samples, net, num_samples=num_samples, batch_size=batch_size,
+                        value_range=value_range, seed=seed)
     return fid_lib.fid_from_features(real, fake)
