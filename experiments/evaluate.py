@@ -93,10 +93,10 @@ def evaluate_workdir(workdir: Path) -> dict[str, float]:
     if step is None:
         raise UserError(f"{workdir / 'checkpoints'} holds no checkpoint")
     results = {"step": float(step), "train_seconds": checkpoint.saved_train_seconds(manager, step)}
-    uses = {"inception": {"fid", "kid", "prdc"}, "classifier": {"classifier_fd"}}
     pooled_features = {}  # network -> the intra pass's class-balanced features, to reuse
     for name, network in intra.items():
-        if uses[network] & set(pooled):  # the split-wide pass first: class references slice it
+        wanted = set(metrics.NETWORK_METRICS[network]) & set(pooled)
+        if wanted:  # the split-wide pass first: the class references slice it
             metrics.reference_features(config.data.name, FLAGS.split, metrics.feature_net(network),
                                        num_samples=FLAGS.num_samples, batch_size=FLAGS.batch_size)
         fake = conditional.class_features(
@@ -107,10 +107,9 @@ def evaluate_workdir(workdir: Path) -> dict[str, float]:
                                                    split=FLAGS.split, network=network,
                                                    batch_size=FLAGS.batch_size)
         results.update({f"{name}/{label}": value for label, value in per_class.items()})
-        if FLAGS.num_samples == FLAGS.per_class * task.num_classes:
+        if wanted and FLAGS.num_samples == FLAGS.per_class * task.num_classes:
             pooled_features[network] = np.concatenate(fake)
     if pooled:
-        pooled_features = {k: v for k, v in pooled_features.items() if uses[k] & set(pooled)}
         if pooled_features:
             results["pooled_class_balanced"] = 1.0
         results.update(metrics.evaluate(

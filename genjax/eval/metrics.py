@@ -42,6 +42,7 @@ from genjax.eval import prdc as prdc_lib
 from genjax.eval.inception_weights import cache_dir
 
 METRICS = ("fid", "kid", "prdc", "classifier_fd")
+NETWORK_METRICS = {"inception": ("fid", "kid", "prdc"), "classifier": ("classifier_fd",)}
 CLASSIFIER_NAME = "fashion_mnist_cnn"
 
 
@@ -133,8 +134,12 @@ def reference_features(dataset: str, split: str, net: FeatureNet, *, num_samples
                            batch_size=batch_size, what=f"{count} {dataset}:{split} images")
 
 
+def _cache_suffix(net: FeatureNet) -> str:
+    return f"-{net.name}-{net.digest[:16]}-v1.npy"
+
+
 def _cache_path(key: str, net: FeatureNet) -> Path:
-    return Path(cache_dir()) / "reference" / f"{key}-{net.name}-{net.digest[:16]}-v1.npy"
+    return Path(cache_dir()) / "reference" / f"{key}{_cache_suffix(net)}"
 
 
 def cached_split_prefix(dataset: str, split: str, net: FeatureNet, *, covering: int
@@ -146,9 +151,8 @@ def cached_split_prefix(dataset: str, split: str, net: FeatureNet, *, covering: 
     the network again over images it has already seen.
     """
     pattern = re.compile(re.escape(f"{dataset}-{split}-") + r"(\d+)"
-                         + re.escape(f"-{net.name}-{net.digest[:16]}-v1.npy"))
-    directory = Path(cache_dir()) / "reference"
-    found = sorted((int(m.group(1)), path) for path in directory.glob("*.npy")
+                         + re.escape(_cache_suffix(net)))
+    found = sorted((int(m.group(1)), path) for path in _cache_path("", net).parent.glob("*.npy")
                    if (m := pattern.fullmatch(path.name)))
     for count, path in found:
         if count < covering:
@@ -228,7 +232,7 @@ def evaluate(samples, *, dataset: str, split: str = "test", num_samples: int = 1
     if not callable(samples) and len(samples) < num_samples:
         raise UserError(f"asked for {num_samples} samples but the array holds {len(samples)}")
     out: dict[str, float] = {"num_samples": float(num_samples)}
-    wants_inception = [m for m in metrics if m in ("fid", "kid", "prdc")]
+    wants_inception = [m for m in metrics if m in NETWORK_METRICS["inception"]]
     if wants_inception:
         net = feature_net("inception")
         real = reference_features(dataset, split, net, num_samples=num_samples,
