@@ -22,7 +22,7 @@ def main():
     args = parser.parse_args()
     from experiments.configs.classifier import get_config
     from genjax import parallel
-    from genjax.train.classifier import ClassifierTask
+    from genjax.train.tasks.classifier import ClassifierTask
 
     config = get_config()
     task = ClassifierTask(config)

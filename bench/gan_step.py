@@ -22,7 +22,7 @@ import numpy as np
 
 from experiments.configs import dcgan
 from genjax import parallel
-from genjax.train.gan import GANTask
+from genjax.train.tasks.gan import GANTask
 
 
 def cpu_model() -> str:

@@ -53,7 +53,7 @@ def main():
     batches = np.split(images, args.num_images // args.batch_size)
     warmup = rng.random(batches[0].shape).astype(np.float32)
 
-    print(f"command: {' '.join(sys.orig_argv)}  (cwd {os.getcwd()})")
+    print(f"command: {' '.join(sys.orig_argv)}  (from the repository root)")
     print(f"machine: {_cpu_model()}; {os.cpu_count()} cores visible; "
           f"load average before {os.getloadavg()[0]:.2f}")
     print(f"python {platform.python_version()}, jax {jax.__version__} ({jax.default_backend()}), "

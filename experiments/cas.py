@@ -8,8 +8,7 @@ Models") train a classifier on generated, labelled images only and test it on th
 real test set: a generator that misses part of a class, or draws the wrong class,
 lowers the score. Its gap to the same classifier trained on real data is the result.
 
-1. restore the newest checkpoint of the GAN in `--workdir` (its config.json, as
-   experiments.evaluate does); its task must offer `class_sampler(state, batch_size)`;
+1. restore the newest checkpoint of the conditional GAN in `--workdir`;
 2. draw `--num_per_class` images of every class (default: as many as the real
    training split holds, e.g. 6000 for Fashion-MNIST), labels interleaved so every
    batch mixes the classes, into `<out>/generated.npz` (uint8, as a stored split);
@@ -23,184 +22,31 @@ The core, `classification_accuracy_score(class_sampler, num_classes, ...)`, take
 sampler `fn(rng, labels) -> images in [-1, 1]`, so it runs without a GAN.
 """
 
-from __future__ import annotations
+from absl import flags
 
-import json
-import logging
-import os
-from pathlib import Path
+from experiments import launch
+from genjax.studies.cas import cas_for_workdir
 
-import jax
-import numpy as np
-
-from experiments.launch import errors_exit
-from genjax import data, pretrained
-from genjax.config import check_common
-from genjax.errors import UserError
-from genjax.train import classifier
-
-DEFAULT_CONFIG = "experiments/configs/classifier.py"
-
-
-def generate_labelled(class_sampler, num_classes: int, num_per_class: int, *,
-                      batch_size: int = 100, seed: int = 0,
-                      value_range: tuple[float, float] = (-1.0, 1.0)
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """`num_per_class` images of each class as (uint8 images, int32 labels).
-
-    Batch i asks for labels (i * batch_size + arange(batch_size)) % num_classes with
-    key fold_in(PRNGKey(seed), i); the last batch's surplus is dropped.
-    """
-    total = num_classes * num_per_class
-    labels = np.arange(total, dtype=np.int32) % num_classes
-    root = jax.random.PRNGKey(seed)
-    chunks = []
-    for i, start in enumerate(range(0, total, batch_size)):
-        asked = (start + np.arange(batch_size, dtype=np.int32)) % num_classes
-        images = np.asarray(class_sampler(jax.random.fold_in(root, i), asked))
-        if images.ndim != 4 or len(images) != batch_size:
-            raise UserError(f"class_sampler returned shape {images.shape} for {batch_size} "
-                            "labels; it must return (batch_size, H, W, C) images")
-        chunks.append(data.to_uint8(images[:total - start], value_range))
-    return np.concatenate(chunks), labels
+flags.DEFINE_string("workdir", None, "The conditional GAN's training workdir.",
+                    required=True)
+flags.DEFINE_integer("num_per_class", None,
+                     "Generated images per class (default: as many as the real train split).")
+flags.DEFINE_string("out", None, "Workdir of the classifier and cas.json "
+                    "(default: <workdir>/cas).")
+flags.DEFINE_integer("batch_size", 100, "Images per class_sampler call.")
+flags.DEFINE_integer("seed", 0, "Seed of the generated set.")
+flags.DEFINE_string("baseline", "fashion_mnist_cnn", "Classifier trained on real data to "
+                    "compare with: a pretrained name or an export directory ('' for none).")
+launch.define_config("config", "experiments/configs/classifier.py",
+                                "Classifier config file.")
+FLAGS = flags.FLAGS
 
 
-def generated_set(out: Path, record: dict, class_sampler, num_classes: int) -> Path:
-    """`<out>/generated.npz`, drawn now or kept from an earlier run with the same `record`
-    (num_per_class, batch_size, seed and a description of the generator)."""
-    path, record_path = out / "generated.npz", out / "generated.json"
-    if path.is_file() and record_path.is_file():
-        earlier = json.loads(record_path.read_text())
-        if earlier != record:
-            raise UserError(f"{path} was generated with {earlier}, not {record}; give another "
-                            "--out or delete that directory")
-        logging.info("reusing the generated set %s", path)
-        return path
-    logging.info("generating %d images of each of %d classes", record["num_per_class"],
-                 num_classes)
-    images, labels = generate_labelled(class_sampler, num_classes, record["num_per_class"],
-                                       batch_size=record["batch_size"], seed=record["seed"])
-    data.save_arrays(path, images, labels)
-    record_path.write_text(json.dumps(record, indent=2))
-    return path
-
-
-def check_request(config, num_classes: int, num_per_class: int | None) -> None:
-    """One-line errors for a bad CAS request, before anything is generated or trained."""
-    spec = data.DATASETS.get(config.data.name)
-    if spec is None or spec.num_classes != num_classes:
-        raise UserError(f"the classifier config is for {config.data.name!r} "
-                        f"({None if spec is None else spec.num_classes} classes) but the "
-                        f"generator draws {num_classes} classes")
-    if num_per_class is not None and (not isinstance(num_per_class, int) or num_per_class <= 0):
-        raise UserError(f"num_per_class must be a positive integer, got {num_per_class!r}")
-    if num_per_class is not None and config.batch_size > num_classes * num_per_class:
-        raise UserError(f"batch_size={config.batch_size} exceeds the {num_classes} x "
-                        f"{num_per_class} generated images")
-    plain = config.copy_and_resolve_references()
-    with plain.unlocked():
-        plain.data.train_arrays = ""  # the generated set does not exist yet
-        plain.data.train_fraction = 1.0
-    check_common(plain)
-    classifier.check_config(plain)
-
-
-def classification_accuracy_score(class_sampler, num_classes: int, *, config, out,
-                                  num_per_class: int, batch_size: int = 100, seed: int = 0,
-                                  baseline: str | None = "fashion_mnist_cnn",
-                                  generator: dict | None = None) -> dict:
-    """Train `config` (a classifier config) on generated images in `out`; returns cas.json.
-
-    `generator` describes the sampler for the record (workdir, step); a rerun
-    with the same arguments resumes the classifier's training.
-    """
-    from genjax.train.loop import fit
-
-    config = config.copy_and_resolve_references()
-    check_request(config, num_classes, num_per_class)
-    spec = data.DATASETS[config.data.name]
-    real = None
-    if baseline is not None:
-        real_model, real_variables, description = pretrained.load(baseline)
-        if description["dataset"] != config.data.name:
-            raise UserError(f"the baseline {baseline!r} classifies {description['dataset']}, "
-                            f"not {config.data.name}; pass a matching --baseline")
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    record = {"num_per_class": num_per_class, "batch_size": batch_size, "seed": seed,
-              "generator": generator or {}}
-    with config.unlocked():
-        config.data.train_arrays = str(generated_set(out, record, class_sampler, num_classes))
-    state = jax.device_get(fit(config, out))
-    model = classifier.make_model(config)
-    scored = dict(dataset=config.data.name, split=config.data.eval_split,
-                  batch_size=config.eval_batch_size)
-    cas = classifier.accuracy(model, {"params": state.params, "batch_stats": state.batch_stats},
-                              image_range=config.data.image_range, **scored)
-    if baseline is not None:
-        real = classifier.accuracy(real_model, real_variables,
-                                   image_range=description["image_range"], **scored)
-    result = {
-        "cas_accuracy": cas["accuracy"],
-        "real_accuracy": None if real is None else real["accuracy"],
-        "cas_per_class": cas["per_class"],
-        "real_per_class": None if real is None else real["per_class"],
-        "class_names": list(spec.class_names),
-        "eval_split": config.data.eval_split, "eval_count": cas["count"],
-        "num_train_images": num_classes * num_per_class, "classifier_steps": int(state.step),
-        "baseline": None if baseline is None else str(baseline), **record,
-    }
-    (out / "cas.json").write_text(json.dumps(result, indent=2))
-    return result
-
-
-def cas_for_workdir(workdir: Path, *, config, num_per_class: int | None = None,
-                    out: Path | None = None, batch_size: int = 100, seed: int = 0,
-                    baseline: str | None = "fashion_mnist_cnn") -> dict:
-    """CAS of the newest checkpoint of the conditional GAN trained in `workdir`."""
-    import ml_collections
-
-    from genjax.io import checkpoint
-    from genjax.train.tasks import make_task
-
-    workdir = Path(workdir)
-    if not (workdir / "config.json").is_file():
-        raise UserError(f"{workdir} has no config.json: not a genjax training workdir")
-    gan_config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
-    task = make_task(gan_config)
-    # A task may offer class_sampler and still be unconditional (num_classes 0).
-    if not hasattr(task, "class_sampler") or not getattr(task, "num_classes", 1):
-        raise UserError(f"the model in {workdir} (task {gan_config.task!r}) is not "
-                        "class-conditional; CAS needs a conditional GAN's workdir")
-    data.check_dataset(gan_config.data.name, with_labels=True)
-    num_classes = data.DATASETS[gan_config.data.name].num_classes
-    config = config.copy_and_resolve_references()
-    config.data.name = gan_config.data.name  # the classifier learns the GAN's dataset
-    check_request(config, num_classes, num_per_class)
-    if num_per_class is None:
-        num_per_class = data.num_examples(config.data.name, config.data.train_split) // num_classes
-    manager = checkpoint.make_manager(workdir / "checkpoints")
-    state, step = checkpoint.restore_latest(manager, task.init_state(jax.random.PRNGKey(0)))
-    if step is None:
-        raise UserError(f"{workdir / 'checkpoints'} holds no checkpoint")
-    return classification_accuracy_score(
-        task.class_sampler(state, batch_size), num_classes, config=config,
-        out=out or workdir / "cas", num_per_class=num_per_class, batch_size=batch_size,
-        seed=seed, baseline=baseline, generator={"workdir": str(workdir), "step": int(step)})
-
-
-def main(argv):
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    f = flags.FLAGS
-    with errors_exit():
-        result = cas_for_workdir(Path(f.workdir), config=f.config,
-                                 num_per_class=f.num_per_class,
-                                 out=Path(f.out) if f.out else None, batch_size=f.batch_size,
-                                 seed=f.seed, baseline=f.baseline or None)
+def main() -> None:
+    f = FLAGS
+    result = cas_for_workdir(f.workdir, config=f.config, num_per_class=f.num_per_class,
+                             out=f.out, batch_size=f.batch_size, seed=f.seed,
+                             baseline=f.baseline or None)
     real = result["real_accuracy"]
     print(f"CAS (trained on {result['num_train_images']} generated images): "
           f"{result['cas_accuracy']:.4f}")
@@ -208,31 +54,5 @@ def main(argv):
           + ("-" if real is None else f"{real:.4f}"))
 
 
-def _define_flags() -> None:
-    # Defined only when run as a script: tests import this module next to others with flags.
-    from absl import flags
-    from ml_collections import config_flags
-
-    flags.DEFINE_string("workdir", None, "The conditional GAN's training workdir.",
-                        required=True)
-    flags.DEFINE_integer("num_per_class", None,
-                         "Generated images per class (default: as many as the real train split).")
-    flags.DEFINE_string("out", None, "Workdir of the classifier and cas.json "
-                        "(default: <workdir>/cas).")
-    flags.DEFINE_integer("batch_size", 100, "Images per class_sampler call.")
-    flags.DEFINE_integer("seed", 0, "Seed of the generated set.")
-    flags.DEFINE_string("baseline", "fashion_mnist_cnn", "Classifier trained on real data to "
-                        "compare with: a pretrained name or an export directory ('' for none).")
-    config_flags.DEFINE_config_file("config", DEFAULT_CONFIG, "Classifier config file.",
-                                    lock_config=True)
-
-
 if __name__ == "__main__":
-    from genjax.malloc import reexec_with_tcmalloc
-
-    reexec_with_tcmalloc()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from absl import app
-
-    _define_flags()
-    app.run(main)
+    launch.command(main)

@@ -6,4 +6,4 @@ python -m experiments.classifier --workdir=runs/classifier
 from experiments import launch
 
 if __name__ == "__main__":
-    launch.run("experiments/configs/classifier.py")
+    launch.train("experiments/configs/classifier.py")

@@ -10,4 +10,4 @@ python -m experiments.dcgan --config=experiments/configs/cdcgan.py --workdir=run
 from experiments import launch
 
 if __name__ == "__main__":
-    launch.run("experiments/configs/dcgan.py")
+    launch.train("experiments/configs/dcgan.py")

@@ -10,4 +10,4 @@ canvases) in <workdir>/animations/ at the end of the run.
 from experiments import launch
 
 if __name__ == "__main__":
-    launch.run("experiments/configs/draw.py")
+    launch.train("experiments/configs/draw.py")

@@ -3,50 +3,26 @@
 python -m experiments.gan_losses --workdir=runs/gan_losses --budget_seconds=480
 
 Every row trains `--config` (default: the Fashion-MNIST DCGAN) with its own
-overrides (`VARIANTS`) and `max_train_seconds=--budget_seconds`, in
-`<workdir>/<row>` (training ends at the budget or at `num_train_steps`,
-whichever comes first), then measures its EMA generator: the classifier Fréchet
-distance of `--num_samples` samples against the test split, the diversity
-ratio, and FID when `--fid_samples` > 0 (slow on a CPU). Rows run one after
-another so that each has the machine to itself; run nothing else meanwhile,
-or the budgets are not the same. Results go to `<workdir>/results.json` (a
-finished row is not run again; an interrupted one resumes from its checkpoint
-with the time it had already used) and `<workdir>/table.md`.
+overrides (`VARIANTS` in genjax/studies/gan_losses.py) and
+`max_train_seconds=--budget_seconds`, in `<workdir>/<row>` (training ends at the
+budget or at `num_train_steps`, whichever comes first), then measures its EMA
+generator: the classifier Fréchet distance of `--num_samples` samples against the
+test split, the diversity ratio, and FID when `--fid_samples` > 0 (slow on a CPU:
+~30 min per 10k samples on 2 CPU cores). Rows run one after another so that each
+has the machine to itself; run nothing else meanwhile, or the budgets are not the
+same. Results go to `<workdir>/results.json` (a finished row is not run again; an
+interrupted one resumes from its checkpoint with the time it had already used) and
+`<workdir>/table.md`, which is printed.
 """
 
-from __future__ import annotations
+from absl import flags
 
-import json
-import os
-import sys
-from pathlib import Path
-
-from absl import app, flags
-from ml_collections import config_flags
-
-from experiments.launch import errors_exit
-
-# Each row changes only what its paper prescribes; everything else is the base config.
-VARIANTS = {
-    # Goodfellow et al. 2014, eq. 1: G minimises log(1 - D(G(z))) (saturates early on).
-    "minimax": {"loss.name": "minimax"},
-    # Goodfellow et al. 2014, Section 3: G maximises log D(G(z)); the DCGAN paper's choice.
-    "nonsaturating": {"loss.name": "nonsaturating"},
-    # Lim & Ye 2017; Miyato et al. 2018 (with the same BatchNorm D as the other rows).
-    "hinge": {"loss.name": "hinge"},
-    # Mao et al. 2017, a-b-c = 0-1-1.
-    "lsgan": {"loss.name": "lsgan"},
-    # Gulrajani et al. 2017, Algorithm 1: no BatchNorm in the critic, lambda = 10,
-    # n_critic = 5 critic minibatches of 64, Adam(1e-4, beta1 0, beta2 0.9).
-    "wgan_gp": {"loss.name": "wgan", "loss.gp_weight": 10.0, "model.d_norm": "none",
-                "n_critic": 5, "batch_size": 320, "g_optimizer.lr": 1e-4,
-                "g_optimizer.b1": 0.0, "g_optimizer.b2": 0.9, "d_optimizer.lr": 1e-4,
-                "d_optimizer.b1": 0.0, "d_optimizer.b2": 0.9},
-}
+from experiments import launch
+from genjax.studies.gan_losses import VARIANTS, gan_loss_table
 
 flags.DEFINE_string("workdir", None, "Directory for the rows' runs and the table.", required=True)
-config_flags.DEFINE_config_file("config", "experiments/configs/dcgan.py",
-                                "The base GAN config every row starts from.", lock_config=True)
+launch.define_config("config", "experiments/configs/dcgan.py",
+                                "The base GAN config every row starts from.")
 flags.DEFINE_float("budget_seconds", 600.0, "Training wall time of every row.")
 flags.DEFINE_list("variants", ["minimax", "nonsaturating", "hinge", "wgan_gp"],
                   f"Rows, in order; any of {sorted(VARIANTS)}.")
@@ -55,90 +31,11 @@ flags.DEFINE_integer("fid_samples", 0, "Samples for FID (0: skip; ~30 min per 10
 FLAGS = flags.FLAGS
 
 
-def row_config(base, name: str, budget_seconds: float):
-    """The base config with row `name`'s overrides and the time budget (a fresh copy)."""
-    from genjax.config import with_fields
-
-    config = with_fields(base, **VARIANTS[name], max_train_seconds=float(budget_seconds))
-    return config.lock()
-
-
-def run_row(config, workdir: Path, *, num_samples: int, fid_samples: int) -> dict:
-    """Train one row (resuming if interrupted) and measure its EMA generator."""
-    import jax
-
-    from genjax.eval import metrics
-    from genjax.train.loop import fit
-    from genjax.train.tasks import make_task
-
-    state = fit(config, workdir)
-    task = make_task(config)
-    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-    train = [r for r in records if "train/elapsed_seconds" in r]
-    evals = [r for r in records if "eval/diversity_ratio" in r]
-    result = {"steps": int(jax.device_get(state.step)),
-              "images_seen": int(jax.device_get(state.step)) * config.batch_size,
-              "train_seconds": train[-1]["train/elapsed_seconds"],
-              "diversity_ratio": evals[-1]["eval/diversity_ratio"]}
-    sampler = task.sampler(state, 100)
-    result["classifier_fd"] = metrics.evaluate(
-        sampler, dataset=config.data.name, split="test", num_samples=num_samples,
-        metrics=("classifier_fd",), seed=config.seed)["classifier_fd"]
-    result["classifier_fd_samples"] = num_samples
-    if fid_samples:
-        result["fid"] = metrics.evaluate(sampler, dataset=config.data.name, split="test",
-                                         num_samples=fid_samples, metrics=("fid",),
-                                         seed=config.seed)["fid"]
-        result["fid_samples"] = fid_samples
-    return result
-
-
-def markdown_table(results: dict[str, dict], budget_seconds: float) -> str:
-    with_fid = any("fid" in r for r in results.values())
-    header = ["loss", "steps", "images seen", "classifier FD", "diversity ratio"]
-    header += ["FID"] if with_fid else []
-    lines = [f"Training budget {budget_seconds:.0f} s of wall time per row.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, r in results.items():
-        cells = [name, str(r["steps"]), f"{r['images_seen']:,}",
-                 f"{r['classifier_fd']:.2f}", f"{r['diversity_ratio']:.3f}"]
-        cells += [f"{r['fid']:.2f}" if "fid" in r else "-"] if with_fid else []
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-    unknown = [v for v in FLAGS.variants if v not in VARIANTS]
-    if unknown or FLAGS.budget_seconds <= 0:
-        print(f"error: unknown variants {unknown}; choose from {sorted(VARIANTS)}" if unknown
-              else f"error: --budget_seconds must be > 0, got {FLAGS.budget_seconds}",
-              file=sys.stderr)
-        sys.exit(2)
-    workdir = Path(FLAGS.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    results_path = workdir / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    with errors_exit():
-        for name in FLAGS.variants:
-            if name in results:
-                continue
-            config = row_config(FLAGS.config, name, FLAGS.budget_seconds)
-            results[name] = run_row(config, workdir / name, num_samples=FLAGS.num_samples,
-                                    fid_samples=FLAGS.fid_samples)
-            tmp = results_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(results, indent=2))
-            tmp.replace(results_path)  # a kill mid-write leaves the previous results intact
-    table = markdown_table({n: results[n] for n in FLAGS.variants}, FLAGS.budget_seconds)
-    (workdir / "table.md").write_text(table)
-    print(table)
+def main() -> None:
+    print(gan_loss_table(FLAGS.workdir, config=FLAGS.config,
+                         budget_seconds=FLAGS.budget_seconds, variants=FLAGS.variants,
+                         num_samples=FLAGS.num_samples, fid_samples=FLAGS.fid_samples))
 
 
 if __name__ == "__main__":
-    from genjax.malloc import reexec_with_tcmalloc
-
-    reexec_with_tcmalloc()
-    app.run(main)
+    launch.command(main)

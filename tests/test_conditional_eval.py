@@ -13,13 +13,13 @@ import ml_collections
 import numpy as np
 import pytest
 
-from experiments import cas
 from genjax import data
 from genjax.errors import UserError
 from genjax.eval import conditional, metrics
 from genjax.eval import fid as fid_lib
-from genjax.train import classifier
+from genjax.studies import cas
 from genjax.train.loop import fit
+from genjax.train.tasks import classifier
 from tests.conftest import tiny_classifier_config
 
 NUM_CLASSES = 10
@@ -233,7 +233,7 @@ def test_classifier_on_saved_arrays_of_the_split_sees_the_split_batches(tmp_path
         np.testing.assert_array_equal(a["image"], b["image"])
         np.testing.assert_array_equal(a["label"], b["label"])
     subset = classifier.ClassifierTask(tiny_classifier_config(**{"data.train_fraction": 0.01}))
-    _, subset_labels, source = classifier.training_set(subset.config)
+    _, subset_labels, source = data.training_set(subset.config.data)
     assert np.array_equal(np.bincount(subset_labels), [60] * NUM_CLASSES)
     assert source == "a class-balanced 0.01 of fashion_mnist:train"
 

@@ -4,7 +4,6 @@ import functools
 import json
 import math
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,8 +15,8 @@ from genjax.eval import likelihood as likelihood_eval
 from genjax.losses.draw import draw_eval_sums, draw_iwae_terms, draw_terms, eval_noise
 from genjax.models import draw_attention as attention
 from genjax.models.draw import DRAW
-from genjax.train.draw import DRAWTask
-from tests.conftest import override
+from genjax.train.tasks.draw import DRAWTask
+from tests.conftest import tiny_likelihood_config, train_traced
 
 SHARP = math.log(1e-3)  # log sigma^2 of filters that are one-hot to e^-500
 
@@ -30,37 +29,15 @@ def tiny_draw_config(**overrides):
     config.model.num_steps = 4
     config.model.lstm_size = 64
     config.model.latent_dim = 8
-    config.batch_size = 64
-    config.num_train_steps = 10
-    config.log_every = 5
-    config.eval_every = 10
-    config.checkpoint_every = 10
-    config.optimizer.lr = 3e-3
-    config.optimizer.warmup_steps = 2
-    config.eval.iwae_samples = 2
-    config.eval.iwae_examples = 200
-    config.eval.iwae_chunk_size = 2
-    return override(config, **overrides)
+    return tiny_likelihood_config(config, iwae_samples=2,
+                                  iwae_chunk_size=2,
+                                  **{"num_train_steps": 10, **overrides})
 
 
 @pytest.fixture(scope="module")
 def trained():
     """A tiny DRAW after 40 Adam steps on real binarised Fashion-MNIST, and its losses."""
-    task = DRAWTask(tiny_draw_config(num_train_steps=40))
-    state = task.init_state(jax.random.PRNGKey(0))
-    chex.clear_trace_counter()  # module-scoped: set up before the autouse reset in conftest
-
-    @chex.assert_max_traces(n=1)
-    def traced_step(state, batch):
-        return task.train_step(state, batch)
-
-    step = jax.jit(traced_step, donate_argnums=0)
-    batches = task.train_batches(0)
-    losses = []
-    for _ in range(40):
-        state, metrics = step(state, next(batches))
-        losses.append(float(metrics["loss"]))
-    return task, state, losses
+    return train_traced(DRAWTask(tiny_draw_config(num_train_steps=40)), 40)
 
 
 def _test_batch(n):
@@ -191,13 +168,13 @@ def test_fit_writes_metrics_figures_and_animations(tmp_path):
     assert (tmp_path / "final_metrics.json").exists()
 
     # the split-wide command scores DRAW with the same code as the VAE
-    from experiments.vae_eval import evaluate_workdir
+    from genjax.studies.likelihood import likelihood_bound
 
-    same = evaluate_workdir(tmp_path, k=2, batch_size=100, chunk_size=2, examples=200)
+    same = likelihood_bound(tmp_path, k=2, batch_size=100, chunk_size=2, examples=200)
     assert same["task"] == "draw" and same["count"] == 200 and same["step"] == 10
     assert same["nll_nats"] == pytest.approx(last["eval/iwae2_nll_nats"], rel=1e-5)
     assert -same["elbo_nats"] == pytest.approx(last["eval/iwae1_nll_nats"], rel=1e-5)
-    one = evaluate_workdir(tmp_path, k=1, batch_size=100, chunk_size=4, examples=100,
+    one = likelihood_bound(tmp_path, k=1, batch_size=100, chunk_size=4, examples=100,
                            output=tmp_path / "bounds" / "k1.json")
     assert json.loads((tmp_path / "bounds" / "k1.json").read_text()) == one
     assert one["nll_nats"] == pytest.approx(-one["elbo_nats"], rel=1e-6)

@@ -12,8 +12,8 @@ import pytest
 
 from genjax.errors import NonFiniteError, UserError
 from genjax.io import checkpoint
-from genjax.train import classifier as classifier_module
 from genjax.train.loop import fit
+from genjax.train.tasks import classifier as classifier_module
 from tests.conftest import run_experiment, tiny_classifier_config
 
 
@@ -62,7 +62,7 @@ def test_fit_writes_logs_checkpoints_and_outputs(tmp_path):
                   if p.name.isdigit()) == [10, 20]
     assert (tmp_path / "predictions.png").stat().st_size > 1000
     assert json.loads((tmp_path / "final_metrics.json").read_text())["step"] == 20
-    from genjax import pretrained
+    from genjax.models import pretrained
 
     model, variables, description = pretrained.load(tmp_path / "export")
     restored, _ = _restore(tmp_path)

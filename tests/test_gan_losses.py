@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genjax import augment
+from genjax.data import augment
 from genjax.losses import gan
 from genjax.models import dcgan
 from genjax.train.ema import ema_decay, ema_update
@@ -234,3 +234,4 @@ def test_penalties_differentiate_through_a_spectral_norm_dcgan_discriminator():
     assert np.isfinite(float(value)) and float(value) > 0
     norms = [float(jnp.linalg.norm(g)) for g in jax.tree.leaves(grads)]
     assert all(np.isfinite(norms)) and max(norms) > 0
+

@@ -22,9 +22,11 @@ from genjax.errors import UserError
 from genjax.eval import gan_samples
 from genjax.io import checkpoint
 from genjax.losses.gan import r1_penalty
-from genjax.train.gan import GANTask, gan_train_step, init_gan_state
+from genjax.studies.evaluation import evaluate_run
+from genjax.train.gan_step import gan_train_step, init_gan_state
 from genjax.train.loop import fit
-from tests.conftest import ROOT, evaluate_flags, override, run_experiment
+from genjax.train.tasks.gan import GANTask
+from tests.conftest import ROOT, override, run_experiment
 
 
 class MLPGenerator(nn.Module):
@@ -167,7 +169,7 @@ SHARDED_SCRIPT = textwrap.dedent("""
     import functools, jax, numpy as np, optax
     from jax.sharding import PartitionSpec
     from genjax import parallel
-    from genjax.train.gan import draw_noise, gan_train_step
+    from genjax.train.gan_step import draw_noise, gan_train_step
     from tests.test_gan_train import LATENT, MLPDiscriminator, MLPGenerator, mlp_state_and_step
     assert len(jax.devices()) == 2
     mesh = parallel.make_mesh()
@@ -265,25 +267,18 @@ def test_fit_writes_sample_grids_and_resumes_bit_for_bit(tmp_path):
         np.testing.assert_array_equal(a, b)
 
     # The evaluate command on the finished workdir: the sampler of the EMA generator.
-    from experiments import evaluate as evaluate_command
-
-    evaluate_flags(f"--workdir={tmp_path / 'straight'}",
-                   "--num_samples=300", "--metrics=classifier_fd")
-    results = evaluate_command.evaluate_workdir(tmp_path / "straight")
+    results = evaluate_run(tmp_path / "straight", num_samples=300, metrics=["classifier_fd"])
     assert results["step"] == 20 and results["num_samples"] == 300
     assert results["classifier_fd"] > 10
     saved = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     assert saved == pytest.approx(results)
     assert results["train_seconds"] > 0  # the checkpoint's recorded training wall time
-    evaluate_flags(f"--workdir={tmp_path / 'straight'}", "--step=10",
-                   "--num_samples=300", "--metrics=classifier_fd",
-                   f"--output={tmp_path / 'at10.json'}")
-    at_10 = evaluate_command.evaluate_workdir(tmp_path / "straight")
+    at_10 = evaluate_run(tmp_path / "straight", step=10, num_samples=300,
+                         metrics=["classifier_fd"], output=tmp_path / "at10.json")
     assert at_10["step"] == 10 and 0 < at_10["train_seconds"] < results["train_seconds"]
     assert json.loads((tmp_path / "at10.json").read_text()) == pytest.approx(at_10)
-    evaluate_flags(f"--workdir={tmp_path / 'straight'}", "--step=7")
     with pytest.raises(UserError, match=r"no checkpoint step 7 .* saved steps: \[10, 20\]"):
-        evaluate_command.evaluate_workdir(tmp_path / "straight")
+        evaluate_run(tmp_path / "straight", step=7)
     assert ((tmp_path / "straight" / "samples.png").read_bytes()
             == (tmp_path / "resumed" / "samples.png").read_bytes())
 
@@ -378,9 +373,6 @@ def test_loss_table_rejects_an_unknown_row_at_once(tmp_path):
 
 
 def test_evaluate_refuses_intra_class_metrics_for_an_unconditional_model(tmp_path):
-    from experiments import evaluate as evaluate_command
-
     fit(tiny_gan_config(num_train_steps=2, eval_every=2, checkpoint_every=2), tmp_path)
-    evaluate_flags(f"--workdir={tmp_path}", "--metrics=intra_fid")
     with pytest.raises(UserError, match=r"\['intra_fid'\] need a class-conditional model"):
-        evaluate_command.evaluate_workdir(tmp_path)
+        evaluate_run(tmp_path, metrics=["intra_fid"])

@@ -8,8 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genjax.models import dcgan, resnet_gan
+from genjax.models import dcgan
 from genjax.models.layers import ConvTranspose, spectral_normed
+from genjax.models.registry import MODELS
 
 # (kernel, stride, padding, input spatial size): the DCGAN layers and harder cases.
 CONV_TRANSPOSE_CASES = [
@@ -110,7 +111,7 @@ def test_spectral_norm_of_diag_3_1():
     assert np.linalg.norm(np.asarray(normalised), 2) == pytest.approx(1.0, abs=1e-5)
 
 
-GAN_REGISTRY = {**dcgan.GAN_MODELS, **resnet_gan.GAN_MODELS}
+GAN_REGISTRY = MODELS["gan"]
 GAN_CASES = [  # (registry name, resolution, channels)
     ("dcgan", 28, 1),
     ("dcgan", 32, 3),

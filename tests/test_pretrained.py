@@ -6,8 +6,9 @@ import jax
 import numpy as np
 import pytest
 
-from genjax import data, pretrained
+from genjax import data
 from genjax.errors import UserError
+from genjax.models import pretrained
 
 
 def test_shipped_classifier_reaches_its_accuracy_on_the_real_test_split():

@@ -17,7 +17,7 @@ from genjax import data
 from genjax.errors import UserError
 from genjax.losses.classification import classifier_eval_sums
 from genjax.train import optim
-from genjax.train.classifier import ClassifierTask
+from genjax.train.tasks.classifier import ClassifierTask
 from tests.conftest import ROOT, tiny_classifier_config
 
 
@@ -110,7 +110,7 @@ SHARDED_SCRIPT = textwrap.dedent("""
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     import jax, numpy as np
     from genjax import parallel
-    from genjax.train.classifier import ClassifierTask
+    from genjax.train.tasks.classifier import ClassifierTask
     from tests.conftest import tiny_classifier_config
     assert len(jax.devices()) == 2
     # SGD, whose update is linear in the gradient: Adam's first steps are +-lr whatever the

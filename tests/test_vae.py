@@ -4,7 +4,6 @@ import functools
 import json
 import math
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,8 +20,8 @@ from genjax.losses.vae import (
     gaussian_kl,
     kl_weight,
 )
-from genjax.train.vae import VAETask
-from tests.conftest import override
+from genjax.train.tasks.vae import VAETask
+from tests.conftest import tiny_likelihood_config, train_traced
 
 
 def tiny_vae_config(**overrides):
@@ -33,38 +32,16 @@ def tiny_vae_config(**overrides):
     config.model.latent_dim = 8
     config.model.widths = (8, 16)
     config.model.hidden = 64
-    config.batch_size = 64
     config.eval_batch_size = 1000
-    config.num_train_steps = 20
-    config.log_every = 5
-    config.eval_every = 10
-    config.checkpoint_every = 10
-    config.optimizer.lr = 3e-3
-    config.optimizer.warmup_steps = 2
-    config.eval.iwae_samples = 4
-    config.eval.iwae_examples = 200
-    config.eval.iwae_chunk_size = 3
-    return override(config, **overrides)
+    return tiny_likelihood_config(config, iwae_samples=4,
+                                  iwae_chunk_size=3,
+                                  **{"num_train_steps": 20, **overrides})
 
 
 @pytest.fixture(scope="module")
 def trained():
     """A tiny VAE after 50 Adam steps on real binarised Fashion-MNIST, and its losses."""
-    task = VAETask(tiny_vae_config(num_train_steps=50))
-    state = task.init_state(jax.random.PRNGKey(0))
-    chex.clear_trace_counter()  # module-scoped: set up before the autouse reset in conftest
-
-    @chex.assert_max_traces(n=1)
-    def traced_step(state, batch):
-        return task.train_step(state, batch)
-
-    step = jax.jit(traced_step, donate_argnums=0)
-    batches = task.train_batches(0)
-    losses = []
-    for _ in range(50):
-        state, metrics = step(state, next(batches))
-        losses.append(float(metrics["loss"]))
-    return task, state, losses
+    return train_traced(VAETask(tiny_vae_config(num_train_steps=50)), 50)
 
 
 _iwae_bound = jax.jit(likelihood_eval.iwae_bound, static_argnames=(
@@ -235,7 +212,7 @@ def test_mismatched_likelihood_and_data_is_a_user_error():
 
 
 def test_fit_writes_figures_metrics_compression_and_likelihood(tmp_path):
-    from experiments.vae_eval import evaluate_workdir
+    from genjax.studies.likelihood import likelihood_bound
     from genjax.train.loop import fit
 
     config = tiny_vae_config(**{"data.image_range": "uint8", "likelihood.name": "logistic",
@@ -260,24 +237,24 @@ def test_fit_writes_figures_metrics_compression_and_likelihood(tmp_path):
     assert bits_back["image_code_bits"] == pytest.approx(-last["eval/elbo"] / math.log(2))
     assert 0 < compression["posterior_mean"]["mse"] < 0.25
     assert json.loads((tmp_path / "final_metrics.json").read_text())["step"] == 20
-    result = evaluate_workdir(tmp_path, k=2, batch_size=500, chunk_size=2)
+    result = likelihood_bound(tmp_path, k=2, batch_size=500, chunk_size=2)
     assert result["count"] == 10000 and result["step"] == 20
     assert result["bits_per_dim"] == pytest.approx(result["nll_nats"] / dims_ln2)
     assert json.loads((tmp_path / "likelihood.json").read_text()) == result
-    first = evaluate_workdir(tmp_path, k=4, batch_size=100, chunk_size=3, examples=200)
+    first = likelihood_bound(tmp_path, k=4, batch_size=100, chunk_size=3, examples=200)
     assert first["count"] == 200  # the same examples and samples as the fit's eval/iwae4
     assert first["bits_per_dim"] == pytest.approx(last["eval/iwae4_bits_per_dim"], rel=1e-5)
     assert -first["elbo_nats"] == pytest.approx(last["eval/iwae1_nll_nats"], rel=1e-5)
     assert last["eval/iwae1_nll_nats"] > last["eval/iwae4_nll_nats"] > 0
     with pytest.raises(UserError, match="must be positive"):
-        evaluate_workdir(tmp_path, k=4, batch_size=100, chunk_size=3, examples=0)
+        likelihood_bound(tmp_path, k=4, batch_size=100, chunk_size=3, examples=0)
 
 
 def test_vae_train_step_passes_the_state_step_to_the_loss():
     import optax
 
     from genjax.train.state import TrainState
-    from genjax.train.vae import vae_train_step
+    from genjax.train.tasks.vae import vae_train_step
 
     def loss_fn(params, batch_stats, batch, rng, *, step):
         return params["w"] * 2.0, ({"step": step}, batch_stats)

@@ -15,16 +15,15 @@ model.conditioning, loss.ac_weight; all off here).
 
 import ml_collections
 
+from experiments.configs import common
+
 
 def get_config():
-    c = ml_collections.ConfigDict()
-    c.task = "gan"
-    c.seed = 0
-
-    c.data = ml_collections.ConfigDict()
-    c.data.name = "fashion_mnist"
-    c.data.train_split = "train"
-    c.data.eval_split = "test"  # real images for the diversity ratio
+    # num_train_steps: 20 epochs of 468 batches; about 45 min on 2 CPU cores.
+    # eval_batch_size: EMA samples (and real images) for the diversity ratio.
+    c = common.base("gan", image_range=None, num_train_steps=9360, eval_every=1000,
+                    checkpoint_every=1000, eval_batch_size=256)
+    # data.eval_split: the real images of the diversity ratio.
     # < 1: train on a class-balanced fraction of the train split (data.balanced_subset, the
     # same images as the classifier's with the same fraction and seed), drawn with
     # subset_seed; 1.0 keeps every example in its stored order (the batches as before).
@@ -32,8 +31,8 @@ def get_config():
     c.data.subset_seed = 0
 
     c.model = ml_collections.ConfigDict()
-    c.model.name = "dcgan"  # genjax.train.gan.GAN_MODELS: dcgan | resnet
-    c.model.width = 64  # 0.9M parameters at 28x28 (ENVIRONMENT.md's benchmark model)
+    c.model.name = "dcgan"  # genjax.models.registry.MODELS["gan"]: dcgan | resnet
+    c.model.width = 64  # 0.9M parameters at 28x28 (bench/gan_step.py's model)
     c.model.latent_dim = 100
     c.model.d_norm = "batch_norm"  # batch_norm | spectral_norm | none
     c.model.num_classes = 0  # 0: unconditional; else the dataset's class count (cdcgan.py)
@@ -50,25 +49,11 @@ def get_config():
     c.ema_warmup = True  # decay min(0.999, (1 + t) / (10 + t)): early samples are not the init
     c.diffaug_policy = ""  # e.g. "color,translation,cutout" for small data (Zhao et al. 2020)
 
-    c.g_optimizer = ml_collections.ConfigDict()
-    c.g_optimizer.name = "adam"
-    c.g_optimizer.lr = 2e-4
-    c.g_optimizer.b1 = 0.5
-    c.g_optimizer.b2 = 0.999
-    c.g_optimizer.schedule = "constant"
-    c.g_optimizer.grad_clip = 0.0
+    c.g_optimizer = common.adam(lr=2e-4, b1=0.5, schedule="constant", warmup_steps=None)
     c.d_optimizer = ml_collections.ConfigDict(c.g_optimizer.to_dict())  # TTUR: set its own lr
 
-    c.batch_size = 128
-    c.eval_batch_size = 256  # EMA samples (and real images) for the diversity ratio
     # Sample-quality metrics at each eval (genjax.eval.metrics): the classifier Fréchet
     # distance is cheap on a CPU; add "fid" (and "kid", "prdc") where a GPU is there.
     c.eval_metrics = ("classifier_fd",)
     c.eval_num_samples = 2000
-    c.num_train_steps = 9360  # 20 epochs of 468 batches; about 45 min on 2 CPU cores
-    c.max_train_seconds = 0.0  # > 0: stop (and finish) at the first step past this wall time
-    c.log_every = 100
-    c.eval_every = 1000
-    c.checkpoint_every = 1000
-    c.keep_checkpoints = 3
     return c.lock()

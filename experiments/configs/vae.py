@@ -10,17 +10,12 @@ literature, e.g. Burda et al. 2015, Table 1).
 
 import ml_collections
 
+from experiments.configs import common
+
 
 def get_config():
-    c = ml_collections.ConfigDict()
-    c.task = "vae"
-    c.seed = 0
-
-    c.data = ml_collections.ConfigDict()
-    c.data.name = "fashion_mnist"
-    c.data.train_split = "train"
-    c.data.eval_split = "test"
-    c.data.image_range = "binary"
+    c = common.base("vae", image_range="binary", num_train_steps=23400,  # 50 epochs of 468
+                    eval_every=4680, checkpoint_every=2000)
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "conv"
@@ -38,30 +33,10 @@ def get_config():
     c.loss.free_bits = 0.0  # nats per latent dimension (0: off)
     c.loss.kl_warmup_steps = 0  # linear 0 -> beta over these steps (0: off)
 
-    c.eval = ml_collections.ConfigDict()
-    c.eval.iwae_samples = 100  # k of the IWAE bound at each evaluation (0: off)
-    c.eval.iwae_examples = 1000  # the first examples of the eval split it runs on
-    c.eval.iwae_batch_size = 100
-    c.eval.iwae_chunk_size = 50  # samples decoded at once per example
+    c.eval = common.likelihood_eval(iwae_samples=100, iwae_chunk_size=50)
     c.eval.compression_grid_step = 1.0 / 16  # quantisation step of the latent mean
 
-    c.optimizer = ml_collections.ConfigDict()
-    c.optimizer.name = "adam"
-    c.optimizer.lr = 1e-3
-    c.optimizer.b1 = 0.9
-    c.optimizer.b2 = 0.999
-    c.optimizer.schedule = "warmup_cosine"
-    c.optimizer.warmup_steps = 500
-    # Off: the loss sums over pixels, so gradient norms are 30-200 (Bernoulli) and 200-3000
-    # (logistic) early on; any fixed clip would bind most steps. Set one against spikes.
-    c.optimizer.grad_clip = 0.0
-
-    c.batch_size = 128
-    c.eval_batch_size = 1000
-    c.num_train_steps = 23400  # 50 epochs of 468 batches
-    c.max_train_seconds = 0.0  # > 0: stop (and finish) at the first step past this wall time
-    c.log_every = 100
-    c.eval_every = 4680
-    c.checkpoint_every = 2000
-    c.keep_checkpoints = 3
+    # grad_clip off: the loss sums over pixels, so gradient norms are 30-200 (Bernoulli) and
+    # 200-3000 (logistic) early on; any fixed clip would bind most steps. Set one against spikes.
+    c.optimizer = common.adam(lr=1e-3)
     return c.lock()

@@ -14,7 +14,10 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zlib
 from pathlib import Path
+
+from genjax.errors import UserError
 
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 ENV_DIR = "GENJAX_FASHION_MNIST_DIR"
@@ -62,8 +65,14 @@ def write_manual_dir(manual_dir: Path) -> Path:
     src = source_dir()
     manual_dir.mkdir(parents=True, exist_ok=True)
     for name in FILES:
-        restored = restore_upstream_header((src / name).read_bytes(), name)
-        gzip.decompress(restored)  # the CRC check: fails loudly on a damaged file
+        try:
+            restored = restore_upstream_header((src / name).read_bytes(), name)
+            gzip.decompress(restored)  # the CRC check: fails loudly on a damaged file
+        except (OSError, EOFError, ValueError, zlib.error) as err:
+            raise UserError(
+                f"{src / name} is damaged ({' '.join(str(err).split()) or type(err).__name__}); "
+                "reinstall it with 'apt-get install --reinstall dataset-fashion-mnist' "
+                f"(or point {ENV_DIR} at good copies)") from None
         tmp = manual_dir / (name + ".tmp")
         tmp.write_bytes(restored)
         tmp.replace(manual_dir / name)

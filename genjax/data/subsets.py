@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genjax.data.pipeline import check_dataset, load_split
+from genjax.data.pipeline import check_dataset, load_arrays, load_split
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 
@@ -75,3 +75,32 @@ def balanced_subset(dataset: str, split: str, fraction: float, seed: int) -> np.
     check_dataset(dataset, split, with_labels=True)
     _, labels = load_split(dataset, split)
     return balanced_indices(labels, fraction, seed, DATASETS[dataset].num_classes)
+
+
+def training_set(d) -> tuple[np.ndarray, np.ndarray, str]:
+    """(uint8 images, int32 labels, a name for messages) of a config's `data` block.
+
+    Labelled arrays saved with `save_arrays` (`data.train_arrays`: generated images
+    for the Classification Accuracy Score) or the tfds split `data.train_split`,
+    cut to the class-balanced `data.train_fraction` (1.0: all of it, in order).
+    """
+    if d.get("train_arrays", ""):
+        images, labels = load_arrays(d.train_arrays, d.name)
+        source = str(d.train_arrays)
+    else:
+        images, labels = load_split(d.name, d.train_split)
+        source = f"{d.name}:{d.train_split}"
+    fraction, subset_seed = subset_fields(d)
+    return take_fraction(images, labels, source, fraction=fraction, seed=subset_seed,
+                         num_classes=DATASETS[d.name].num_classes)
+
+
+def check_training_set(d, batch_size: int) -> None:
+    """Read a cut or stored training set now, so that its errors come before anything is
+    written; a batch larger than the set is a `UserError`. The whole split needs no read."""
+    if not (d.get("train_arrays", "") or subset_fields(d)[0] < 1.0):
+        return
+    images, _, source = training_set(d)
+    if batch_size > len(images):
+        raise UserError(f"batch_size={batch_size} exceeds the {len(images)} training examples "
+                        f"of {source}")

@@ -16,8 +16,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
+
+from genjax import data
 
 GRID_NOISE_TAG = 0xF1  # fold_in tags: keep evaluation keys apart from training keys
 DIVERSITY_NOISE_TAG = 0xD1
@@ -68,3 +72,57 @@ def mean_pairwise_distance(images: np.ndarray) -> float:
 def diversity_ratio(samples: np.ndarray, real_images: np.ndarray) -> float:
     """mean_pairwise_distance(samples) / mean_pairwise_distance(real_images); ~1 healthy."""
     return mean_pairwise_distance(samples) / mean_pairwise_distance(real_images)
+
+
+GRID_SIZE = 64  # images per sample grid and per interpolation strip (8 x 8)
+GRID_COLUMNS = 8
+
+
+def generate(generate_fn, z: np.ndarray, labels: np.ndarray | None = None,
+             chunk: int = GRID_SIZE) -> np.ndarray:
+    """`generate_fn(z[, labels])` over all latents, `chunk` at a time (one compiled shape:
+    the last chunk is zero-padded and cut back)."""
+    inputs = (z,) if labels is None else (z, np.asarray(labels, np.int32))
+    chunks = []
+    for start in range(0, len(z), chunk):
+        part = [x[start:start + chunk] for x in inputs]
+        padded = [np.concatenate([x, np.zeros((chunk - len(x), *x.shape[1:]), x.dtype)])
+                  for x in part]
+        chunks.append(np.asarray(generate_fn(*padded))[:len(part[0])])
+    return np.concatenate(chunks)
+
+
+def cycled_labels(num: int, num_classes: int, repeats: int = 1) -> np.ndarray | None:
+    """0, 1, ..., num_classes - 1, 0, ... (num values), each `repeats` times; None if
+    unconditional (num_classes 0)."""
+    if not num_classes:
+        return None
+    return np.repeat(np.arange(num) % num_classes, repeats).astype(np.int32)
+
+
+def grid_inputs(seed: int, latent_dim: int, num_classes: int
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(z, labels) of the fixed-noise grid: 8 x 8 samples, or, conditional, a row of 8 per
+    class with the same 8 latents in every row (a column shows one z across the classes)."""
+    if not num_classes:
+        return fixed_noise(seed, GRID_SIZE, latent_dim), None
+    z = fixed_noise(seed, GRID_COLUMNS, latent_dim)
+    return np.tile(z, (num_classes, 1)), cycled_labels(num_classes, num_classes, GRID_COLUMNS)
+
+
+@functools.lru_cache(maxsize=8)
+def real_pairwise_distance(dataset: str, split: str, num: int) -> float:
+    """mean_pairwise_distance of the first `num` real images of a split, in [-1, 1]."""
+    real = next(data.eval_iterator(dataset, split=split, batch_size=num))
+    return mean_pairwise_distance(real["image"][real["mask"]])
+
+
+def check_labels(labels, batch_size: int, num_classes: int) -> None:
+    """A `ValueError` unless `labels` is an int array (batch_size,) in [0, num_classes)."""
+    values = np.asarray(labels)
+    if values.shape != (batch_size,) or not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"labels must be an int array of shape ({batch_size},), "
+                         f"got {values.dtype} {values.shape}")
+    if values.size and not 0 <= values.min() <= values.max() < num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes}), got "
+                         f"[{values.min()}, {values.max()}]")

@@ -43,9 +43,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from genjax import data, parallel
+from genjax.losses.iwae import chunked_log_mean_exp
 from genjax.losses.likelihoods import Likelihood
 from genjax.losses.vae import diagonal_gaussian_log_density, example_noise, gaussian_kl
 
@@ -81,30 +81,6 @@ def _iwae_terms(params, images, example_index, *, model, likelihood, num_samples
         return log_px + diagonal_gaussian_log_density(z) - log_qz
 
     return chunked_log_mean_exp(log_weights, num_samples=num_samples, chunk_size=chunk_size)
-
-
-def chunked_log_mean_exp(log_weights: Callable[[Array], Array], *, num_samples: int,
-                         chunk_size: int) -> tuple[Array, Array]:
-    """(L_k, log w_0): log (1/k) sum_{i<k} w_i and the first log-weight alone, each (B,).
-
-    `log_weights(sample_index (S,))` -> (B, S) log w_i, called on chunks of
-    `chunk_size` sample indices inside a `lax.scan` with a running logsumexp;
-    any model whose log-weights are keyed by sample index (the VAE, DRAW) uses it.
-    """
-    chunk_size = min(chunk_size, num_samples)
-
-    def padded(chunk_index):
-        sample_index = chunk_index * chunk_size + jnp.arange(chunk_size)
-        log_w = log_weights(sample_index)
-        return jnp.where(sample_index < num_samples, log_w, -jnp.inf)  # the last chunk's pad
-
-    def accumulate(running, chunk_index):
-        return jnp.logaddexp(running, jax.nn.logsumexp(padded(chunk_index), axis=1)), None
-
-    first = padded(0)
-    num_chunks = -(-num_samples // chunk_size)
-    total, _ = lax.scan(accumulate, jax.nn.logsumexp(first, axis=1), jnp.arange(1, num_chunks))
-    return total - math.log(num_samples), first[:, 0]
 
 
 def iwae_sums(variables, batch, *, model: nn.Module, likelihood: Likelihood, num_samples: int,
@@ -207,4 +183,35 @@ def bound_summary(totals: dict, *, k: int, bits_dims: int | None = None) -> dict
               "elbo_nats": totals["elbo"] / count}
     if bits_dims:
         result["bits_per_dim"] = result["nll_nats"] / (bits_dims * LN2)
+    return result
+
+
+def _reconstruction_error(mean: dict, name: str) -> dict:
+    """MSE, PSNR (pixels in [0, 1]) and the residual bits of reconstructions from `name`."""
+    error = {"mse": mean[f"{name}_mse"],
+             "psnr_db": -10.0 * math.log10(max(mean[f"{name}_mse"], 1e-12))}
+    if f"{name}_residual_bits" in mean:
+        error["residual_bits"] = mean[f"{name}_residual_bits"]
+    return error
+
+
+def compression_report(totals: dict, *, likelihood: Likelihood, image_shape, latent_dim: int,
+                       grid_step: float, elbo: float | None = None) -> dict:
+    """`compression_sums` totals over a split -> the code lengths of `compression.json`.
+
+    `elbo`, the split's mean ELBO in nats, adds the bits-back code length of the
+    whole image, -ELBO / ln 2, for discrete likelihoods.
+    """
+    mean = {k: v / totals["count"] for k, v in totals.items() if k != "count"}
+    levels = likelihood.levels or 256  # continuous data comes from 8-bit images
+    image_bits = math.prod(image_shape) * math.log2(levels)
+    result = {"examples": int(totals["count"]), "latent_dim": latent_dim,
+              "image_bits": image_bits,
+              "bits_back": {"latent_bits": mean["kl_bits"], "ratio": image_bits / mean["kl_bits"]},
+              "quantised_mean": {"grid_step": grid_step, "latent_bits": mean["quantised_bits"],
+                                 "ratio": image_bits / mean["quantised_bits"]}}
+    if elbo is not None and likelihood.levels is not None:
+        result["bits_back"]["image_code_bits"] = -elbo / LN2
+    result["quantised_mean"].update(_reconstruction_error(mean, "quantised"))
+    result["posterior_mean"] = _reconstruction_error(mean, "mean")
     return result

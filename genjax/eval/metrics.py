@@ -37,9 +37,11 @@ import numpy as np
 from genjax import data, parallel
 from genjax.errors import UserError
 from genjax.eval import fid as fid_lib
+from genjax.eval import inception
 from genjax.eval import kid as kid_lib
 from genjax.eval import prdc as prdc_lib
 from genjax.eval.inception_weights import cache_dir
+from genjax.models import pretrained
 
 METRICS = ("fid", "kid", "prdc", "classifier_fd")
 NETWORK_METRICS = {"inception": ("fid", "kid", "prdc"), "classifier": ("classifier_fd",)}
@@ -58,14 +60,10 @@ class FeatureNet:
 @functools.lru_cache(maxsize=2)
 def feature_net(name: str) -> FeatureNet:
     if name == "inception":
-        from genjax.eval import inception
-
         params = inception.load_params()
         return FeatureNet("inception", functools.partial(inception.features, params),
                           inception.PARAMS_SHA256)
     if name == "classifier":
-        from genjax import pretrained
-
         model, variables, description = pretrained.load(CLASSIFIER_NAME)
 
         @jax.jit

@@ -78,3 +78,16 @@ def read_jsonl(path: str | Path) -> list[dict]:
     """All records of a metrics.jsonl file."""
     with Path(path).open() as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def write_final_metrics(workdir: str | Path) -> Path | None:
+    """`<workdir>/final_metrics.json`: the last `metrics.jsonl` record with `eval/` scalars
+    (the one place that writes it); None when the run logged no evaluation."""
+    workdir = Path(workdir)
+    evals = [r for r in read_jsonl(workdir / "metrics.jsonl")
+             if any(k.startswith("eval/") for k in r)]
+    if not evals:
+        return None
+    path = workdir / "final_metrics.json"
+    path.write_text(json.dumps(evals[-1], indent=2))
+    return path

@@ -13,7 +13,7 @@ z_1:T per example; -L is the ELBO, reported as `elbo` (with `recon` = L^x and
 `kl` = L^z).
 
 For the importance-weighted bound (Burda et al. 2015, eq. 8;
-`genjax.eval.likelihood.chunked_log_mean_exp`) a sample of z_1:T is drawn
+`genjax.losses.iwae.chunked_log_mean_exp`) a sample of z_1:T is drawn
 sequentially, z_t = mu_t + sigma_t eps_t with mu_t, sigma_t depending on
 z_<t through the decoder state, so its log-weight is
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from genjax.eval.likelihood import chunked_log_mean_exp
+from genjax.losses.iwae import chunked_log_mean_exp
 from genjax.losses.likelihoods import bernoulli_log_prob
 from genjax.losses.vae import diagonal_gaussian_log_density, example_noise, gaussian_kl
 

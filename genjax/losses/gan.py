@@ -26,15 +26,35 @@ raw discriminator outputs D(x) of shape (N,), before any sigmoid.
 `d_fn(images) -> logits (N,)` with respect to its input. They assume the logit
 of each image depends on that image only (no BatchNorm in train mode in D),
 so that the gradient of the summed logits gives every image's own gradient.
+
+The players' objectives, shaped like the other families' losses
+(`(params, batch_stats, batch, rng, *, ...) -> (loss, (metrics, new_batch_stats))`,
+dependencies bound with functools.partial; genjax/train/gan_step.py composes
+them into one step):
+
+- `discriminator_loss`: d_loss(D(T(x)), D(T(G(z)))) + GP + R1 (+ the AC-GAN
+  class terms), with T DiffAugment (Zhao et al. 2020, their Figure 4), the
+  gradient penalty of Gulrajani et al. 2017 (eq. 3) on interpolates of the
+  augmented images and R1 (Mescheder et al. 2018, eq. 9) on the augmented
+  reals; conditional D scores reals and fakes with their labels, and the
+  penalties differentiate x -> D(x, y) with the reals' labels y.
+- `generator_loss`: g_loss(D(T(G(z)))) (+ ac_weight CE on the fakes), D fixed.
+
+Both run their modules in train mode (`mutable=["batch_stats"]`): D's new
+statistics are those after the reals then the fakes; G's those of its own pass.
+Neither reads a pmap axis: the caller folds per-device keys in and averages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from genjax.data.augment import diff_augment
 
 Array = jax.Array
 DiscriminatorFn = Callable[[Array], Array]
@@ -150,3 +170,100 @@ def get_gan_loss(name: str) -> GANLoss:
     if name not in GAN_LOSSES:
         raise ValueError(f"Unknown GAN loss {name!r}; choose one of {sorted(GAN_LOSSES)}.")
     return GAN_LOSSES[name]
+
+
+def _as_gan_loss(loss: str | GANLoss) -> GANLoss:
+    return get_gan_loss(loss) if isinstance(loss, str) else loss
+
+
+def apply_train(module: nn.Module, params, batch_stats, *inputs) -> tuple[Any, Any]:
+    """module(*inputs, train=True) -> (outputs, new batch_stats); {} for stateless modules."""
+    outputs, updates = module.apply({"params": params, "batch_stats": batch_stats}, *inputs,
+                                    train=True, mutable=["batch_stats"])
+    return outputs, updates["batch_stats"]
+
+
+def discriminate(discriminator: nn.Module, params, batch_stats, images: Array,
+                 labels: Array | None = None, *, ac_weight: float = 0.0
+                 ) -> tuple[Array, Array | None, Any]:
+    """D(images[, labels]) in train mode -> (logits, class logits or None, new batch_stats)."""
+    inputs = (images,) if labels is None else (images, labels)
+    outputs, stats = apply_train(discriminator, params, batch_stats, *inputs)
+    logits, class_logits = outputs if isinstance(outputs, tuple) else (outputs, None)
+    if ac_weight > 0 and class_logits is None:
+        raise ValueError("ac_weight > 0 needs a discriminator that returns class logits")
+    return logits, class_logits, stats
+
+
+def _augment(images: Array, rng: Array, policy: str) -> Array:
+    return diff_augment(images, rng, policy) if policy else images
+
+
+def discriminator_loss(params, batch_stats, batch, rng, *, discriminator: nn.Module,
+                       loss: str | GANLoss, gp_weight: float = 0.0, r1_gamma: float = 0.0,
+                       ac_weight: float = 0.0, diffaug_policy: str = ""):
+    """D's objective on reals `batch["image"]` and fixed fakes `batch["fake_image"]`.
+
+    Conditional D: `batch["label"]` and `batch["fake_label"]` are the classes
+    to score them with. `rng`: three keys, for the reals' augmentation, the
+    fakes' and the GP's interpolation. Returns `(loss, (metrics, batch_stats))`:
+    loss = d_loss + gp + r1 (+ d_class_loss); metrics d_loss, gp, r1 (weighted),
+    d_real / d_fake (mean logits), d_real_prob / d_fake_prob (mean sigmoids),
+    and, if D returns class logits (AC-GAN), d_class_loss = ac_weight (CE(reals)
+    + CE(fakes)), both terms of L_C (Odena et al. 2017, eq. 2), and d_class_acc
+    (on the reals).
+    """
+    real_key, fake_key, gp_key = rng
+    real_labels, fake_labels = batch.get("label"), batch.get("fake_label")
+    real_in = _augment(batch["image"], real_key, diffaug_policy)
+    fake_in = _augment(batch["fake_image"], fake_key, diffaug_policy)
+    real_logits, real_class, stats = discriminate(discriminator, params, batch_stats, real_in,
+                                                  real_labels, ac_weight=ac_weight)
+    fake_logits, fake_class, stats = discriminate(discriminator, params, stats, fake_in,
+                                                  fake_labels, ac_weight=ac_weight)
+
+    def d_fn(images):  # per-image logits for the penalties; state changes dropped
+        return discriminate(discriminator, params, batch_stats, images, real_labels,
+                            ac_weight=ac_weight)[0]
+
+    zero = jnp.zeros((), real_logits.dtype)
+    gp = (gradient_penalty(d_fn, real_in, fake_in, gp_key, weight=gp_weight)
+          if gp_weight > 0 else zero)
+    r1 = r1_penalty(d_fn, real_in, gamma=r1_gamma) if r1_gamma > 0 else zero
+    d_loss = _as_gan_loss(loss).d_loss(real_logits, fake_logits)
+    metrics = {"d_loss": d_loss, "gp": gp, "r1": r1,
+               "d_real": jnp.mean(real_logits), "d_fake": jnp.mean(fake_logits),
+               "d_real_prob": jnp.mean(jax.nn.sigmoid(real_logits)),
+               "d_fake_prob": jnp.mean(jax.nn.sigmoid(fake_logits))}
+    total = d_loss + gp + r1
+    if real_class is not None:
+        d_class_loss = ac_weight * (class_cross_entropy(real_class, real_labels)
+                                    + class_cross_entropy(fake_class, fake_labels))
+        metrics.update(d_class_loss=d_class_loss,
+                       d_class_acc=class_accuracy(real_class, real_labels))
+        total = total + d_class_loss
+    return total, (metrics, stats)
+
+
+def generator_loss(params, batch_stats, batch, rng, *, generator: nn.Module,
+                   discriminator: nn.Module, d_params, d_batch_stats, loss: str | GANLoss,
+                   ac_weight: float = 0.0, diffaug_policy: str = ""):
+    """G's objective on latents `batch["z"]` (conditional: classes `batch["label"]`).
+
+    D is fixed at (d_params, d_batch_stats) and its new statistics are dropped;
+    `rng` keys the fakes' augmentation. Returns `(loss, (metrics, batch_stats))`
+    with G's new statistics: loss = g_loss (+ g_class_loss); metrics g_loss and,
+    if D returns class logits, g_class_loss = ac_weight CE(fakes) (G maximises
+    L_C - L_S, Odena et al. 2017, eq. 3).
+    """
+    labels = batch.get("label")
+    inputs = (batch["z"],) if labels is None else (batch["z"], labels)
+    images, stats = apply_train(generator, params, batch_stats, *inputs)
+    fake_logits, fake_class, _ = discriminate(discriminator, d_params, d_batch_stats,
+                                              _augment(images, rng, diffaug_policy), labels,
+                                              ac_weight=ac_weight)
+    g_loss = _as_gan_loss(loss).g_loss(fake_logits)
+    if fake_class is None:
+        return g_loss, ({"g_loss": g_loss}, stats)
+    g_class_loss = ac_weight * class_cross_entropy(fake_class, labels)
+    return g_loss + g_class_loss, ({"g_loss": g_loss, "g_class_loss": g_class_loss}, stats)

@@ -24,7 +24,7 @@ dimension; with free_bits = 0 it is the plain batch-mean KL. Whatever the
 options, the metrics report the true ELBO (beta = 1, no free bits).
 
 The step for warm-up: `genjax.train.steps.train_step` calls the loss without
-the step, so the VAE's train step (`genjax.train.vae.vae_train_step`) binds
+the step, so the VAE's train step (`genjax.train.tasks.vae.vae_train_step`) binds
 `step=state.step` before calling it; `step=None` means the end of warm-up.
 
 Evaluation noise is a pure function of (seed, example index, sample index)

@@ -167,7 +167,3 @@ class ACGANDiscriminator(nn.Module):
             enabled=self.spectral_norm, update_stats=train)
         return logits, class_logits
 
-
-CONDITIONAL_GENERATORS = {"dcgan": ConditionalGenerator}  # model.name -> conditional G
-CONDITIONAL_DISCRIMINATORS = {"projection": ProjectionDiscriminator,  # model.conditioning -> D
-                              "acgan": ACGANDiscriminator}

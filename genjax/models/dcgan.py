@@ -14,7 +14,7 @@ up-samplings; `width` w):
          -> Dense -> logit
 
 so R = 64 with w = 128 is the paper's 64x64 model (1024 channels at 4x4) and
-R = 28 with w = 64 is the 0.9M-parameter MNIST model of ENVIRONMENT.md. D may
+R = 28 with w = 64 is a 0.9M-parameter MNIST model (bench/gan_step.py times it). D may
 use spectral normalisation instead of BatchNorm (Miyato et al. 2018); its
 power-iteration vectors then live in `batch_stats` like BatchNorm statistics,
 so one `mutable=['batch_stats']` covers both. The up-sampling layers are
@@ -148,5 +148,3 @@ class Discriminator(nn.Module):
         dense = nn.Dense(1, kernel_init=DCGAN_INIT)
         return spectral_normed(dense, x, enabled=self.spectral_norm, update_stats=train)[:, 0]
 
-
-GAN_MODELS = {"dcgan": (Generator, Discriminator)}

@@ -165,5 +165,3 @@ class Discriminator(nn.Module):
         dense = nn.Dense(1, kernel_init=SHORTCUT_INIT)
         return spectral_normed(dense, x, enabled=self.spectral_norm, update_stats=train)[:, 0]
 
-
-GAN_MODELS = {"resnet": (Generator, Discriminator)}

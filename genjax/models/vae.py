@@ -118,5 +118,3 @@ class VAE(nn.Module):
         z = mean + jnp.exp(0.5 * log_var) * noise
         return mean, log_var, z, self.decoder(z)
 
-
-VAE_MODELS = {"conv": VAE}

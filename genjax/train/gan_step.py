@@ -2,7 +2,9 @@
 
 `gan_train_step` alternates, as in Goodfellow et al. 2014 (Algorithm 1) and
 Gulrajani et al. 2017 (Algorithm 1), `n_critic` discriminator updates with one
-generator update:
+generator update. It composes the players' objectives, `discriminator_loss` and
+`generator_loss` of genjax/losses/gan.py (where their formulas are cited), with
+the minibatches, the random draws, the optimizers, pmap averaging and the EMA:
 
 - The batch holds `n_critic` critic minibatches of m = batch_size / n_critic
   real images: update i sees examples i, i + n_critic, i + 2 n_critic, ...
@@ -69,14 +71,12 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from genjax.augment import diff_augment
 from genjax.losses.gan import (
     GANLoss,
-    class_accuracy,
-    class_cross_entropy,
+    apply_train,
+    discriminator_loss,
+    generator_loss,
     get_gan_loss,
-    gradient_penalty,
-    r1_penalty,
 )
 from genjax.train.ema import ema_update
 from genjax.train.state import TrainState
@@ -153,13 +153,6 @@ def draw_labels(rng: Array, num: int, num_classes: int, *, sharding=None,
     return jax.lax.dynamic_slice_in_dim(labels, jax.lax.axis_index(axis_name) * num, num)
 
 
-def _apply_train(module: nn.Module, params, batch_stats, *inputs) -> tuple[Array, Any]:
-    """module(*inputs, train=True) -> (outputs, new batch_stats); {} for stateless modules."""
-    outputs, updates = module.apply({"params": params, "batch_stats": batch_stats}, *inputs,
-                                    train=True, mutable=["batch_stats"])
-    return outputs, updates["batch_stats"]
-
-
 def gan_train_step(state: GANState, batch, *, generator: nn.Module, discriminator: nn.Module,
                    loss: str | GANLoss, latent_dim: int, n_critic: int = 1,
                    gp_weight: float = 0.0, r1_gamma: float = 0.0, ema_decay: float = 0.999,
@@ -168,12 +161,11 @@ def gan_train_step(state: GANState, batch, *, generator: nn.Module, discriminato
                    ac_weight: float = 0.0) -> tuple[GANState, Metrics]:
     """n_critic D updates then one G update and the EMA update; see the module docstring.
 
-    Metrics: d_loss (adversarial part), gp, r1 (weighted, as added to d_loss),
-    d_real / d_fake (mean logits on reals and fakes), d_real_prob / d_fake_prob
-    (mean sigmoid of those logits), d_grad_norm (all averaged over the critic
-    updates), g_loss, g_grad_norm. With class logits from D (AC-GAN) also
-    d_class_loss and g_class_loss (weighted, as added to the losses) and
-    d_class_acc (D's classification accuracy on the reals).
+    The objectives are genjax/losses/gan.py's `discriminator_loss` and
+    `generator_loss`. Metrics: theirs (d_loss, gp, r1, d_real, d_fake,
+    d_real_prob, d_fake_prob and, AC-GAN, d_class_loss, d_class_acc, all
+    averaged over the critic updates; g_loss and, AC-GAN, g_class_loss) and the
+    gradient norms d_grad_norm (averaged too) and g_grad_norm.
     """
     gan_loss = get_gan_loss(loss) if isinstance(loss, str) else loss
     real = batch["image"]
@@ -185,93 +177,56 @@ def gan_train_step(state: GANState, batch, *, generator: nn.Module, discriminato
         return jnp.swapaxes(array.reshape(m, n_critic, *array.shape[1:]), 0, 1)
 
     real_slices = critic_slices(real)
-    label_slices = critic_slices(batch["label"]) if num_classes > 0 else [None] * n_critic
+    label_slices = critic_slices(batch["label"]) if num_classes > 0 else None
     d_key, g_key = jax.random.split(state.step_rng())
 
     def per_device(key):  # per-image keys differ between pmap devices
         return key if axis_name is None else jax.random.fold_in(key, jax.lax.axis_index(axis_name))
 
-    def augment(images, key):
-        return diff_augment(images, per_device(key), diffaug_policy) if diffaug_policy else images
-
-    def generate(g_params, key):  # -> (images, their labels or None, G's new batch_stats)
+    def latents(key):  # G's inputs for m fakes: {"z"} and, conditional, {"label"}
         if num_classes == 0:
-            z = draw_noise(key, m, latent_dim, sharding=noise_sharding, axis_name=axis_name)
-            images, stats = _apply_train(generator, g_params, state.g.batch_stats, z)
-            return images, None, stats
+            return {"z": draw_noise(key, m, latent_dim, sharding=noise_sharding,
+                                    axis_name=axis_name)}
         z_key, label_key = jax.random.split(key)
-        z = draw_noise(z_key, m, latent_dim, sharding=noise_sharding, axis_name=axis_name)
-        labels = draw_labels(label_key, m, num_classes, sharding=noise_sharding,
-                             axis_name=axis_name)
-        images, stats = _apply_train(generator, g_params, state.g.batch_stats, z, labels)
-        return images, labels, stats
-
-    def discriminate(params, batch_stats, images, labels):  # -> (logits, class logits, stats)
-        inputs = (images,) if labels is None else (images, labels)
-        outputs, stats = _apply_train(discriminator, params, batch_stats, *inputs)
-        logits, class_logits = outputs if isinstance(outputs, tuple) else (outputs, None)
-        if ac_weight > 0 and class_logits is None:
-            raise ValueError("ac_weight > 0 needs a discriminator that returns class logits")
-        return logits, class_logits, stats
+        return {"z": draw_noise(z_key, m, latent_dim, sharding=noise_sharding,
+                                axis_name=axis_name),
+                "label": draw_labels(label_key, m, num_classes, sharding=noise_sharding,
+                                     axis_name=axis_name)}
 
     def average(tree):
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
-    def critic_update(d: TrainState, real_images, real_labels, index: int):
+    d_objective = functools.partial(
+        discriminator_loss, discriminator=discriminator, loss=gan_loss, gp_weight=gp_weight,
+        r1_gamma=r1_gamma, ac_weight=ac_weight, diffaug_policy=diffaug_policy)
+
+    def critic_update(d: TrainState, index: int):
         z_key, real_key, fake_key, gp_key = jax.random.split(jax.random.fold_in(d_key, index), 4)
-        fake_images, fake_labels, _ = generate(state.g.params, z_key)
-        fake_images = jax.lax.stop_gradient(fake_images)
-
-        def d_objective(params):
-            real_in, fake_in = augment(real_images, real_key), augment(fake_images, fake_key)
-            real_logits, real_class, stats = discriminate(params, d.batch_stats, real_in,
-                                                          real_labels)
-            fake_logits, fake_class, stats = discriminate(params, stats, fake_in, fake_labels)
-
-            def d_fn(images):  # per-image logits for the penalties; state changes dropped
-                return discriminate(params, d.batch_stats, images, real_labels)[0]
-
-            zero = jnp.zeros((), real_logits.dtype)
-            gp = (gradient_penalty(d_fn, real_in, fake_in, per_device(gp_key), weight=gp_weight)
-                  if gp_weight > 0 else zero)
-            r1 = r1_penalty(d_fn, real_in, gamma=r1_gamma) if r1_gamma > 0 else zero
-            d_loss = gan_loss.d_loss(real_logits, fake_logits)
-            metrics = {"d_loss": d_loss, "gp": gp, "r1": r1,
-                       "d_real": jnp.mean(real_logits), "d_fake": jnp.mean(fake_logits),
-                       "d_real_prob": jnp.mean(jax.nn.sigmoid(real_logits)),
-                       "d_fake_prob": jnp.mean(jax.nn.sigmoid(fake_logits))}
-            d_total = d_loss + gp + r1
-            if real_class is not None:  # AC-GAN: both terms of L_C (Odena et al. 2017, eq. 2)
-                d_class_loss = ac_weight * (class_cross_entropy(real_class, real_labels)
-                                            + class_cross_entropy(fake_class, fake_labels))
-                metrics.update(d_class_loss=d_class_loss,
-                               d_class_acc=class_accuracy(real_class, real_labels))
-                d_total = d_total + d_class_loss
-            return d_total, (metrics, stats)
-
-        grads, (metrics, stats) = jax.grad(d_objective, has_aux=True)(d.params)
+        fakes = latents(z_key)
+        inputs = (fakes["z"],) if num_classes == 0 else (fakes["z"], fakes["label"])
+        fake_images, _ = apply_train(generator, state.g.params, state.g.batch_stats, *inputs)
+        d_batch = {"image": real_slices[index], "fake_image": jax.lax.stop_gradient(fake_images)}
+        if num_classes > 0:
+            d_batch.update(label=label_slices[index], fake_label=fakes["label"])
+        keys = (per_device(real_key), per_device(fake_key), per_device(gp_key))
+        grads, (metrics, stats) = jax.grad(d_objective, has_aux=True)(
+            d.params, d.batch_stats, d_batch, keys)
         grads, metrics, stats = average((grads, metrics, stats))
         metrics["d_grad_norm"] = optax.global_norm(grads)
         return d.apply_gradients(grads=grads, batch_stats=stats), metrics
 
     d, d_metrics = state.d, []
     for index in range(n_critic):  # not lax.scan: see the module docstring
-        d, metrics = critic_update(d, real_slices[index], label_slices[index], index)
+        d, metrics = critic_update(d, index)
         d_metrics.append(metrics)
 
     z_key, aug_key = jax.random.split(g_key)
-
-    def g_objective(params):
-        fake_images, fake_labels, g_stats = generate(params, z_key)
-        fake_logits, fake_class, _ = discriminate(d.params, d.batch_stats,
-                                                  augment(fake_images, aug_key), fake_labels)
-        g_loss = gan_loss.g_loss(fake_logits)
-        if fake_class is None:
-            return g_loss, ({"g_loss": g_loss}, g_stats)
-        g_class_loss = ac_weight * class_cross_entropy(fake_class, fake_labels)
-        return g_loss + g_class_loss, ({"g_loss": g_loss, "g_class_loss": g_class_loss}, g_stats)
-
-    grads, (g_metrics, g_stats) = jax.grad(g_objective, has_aux=True)(state.g.params)
+    g_objective = functools.partial(
+        generator_loss, generator=generator, discriminator=discriminator, d_params=d.params,
+        d_batch_stats=d.batch_stats, loss=gan_loss, ac_weight=ac_weight,
+        diffaug_policy=diffaug_policy)
+    grads, (g_metrics, g_stats) = jax.grad(g_objective, has_aux=True)(
+        state.g.params, state.g.batch_stats, latents(z_key), per_device(aug_key))
     grads, g_metrics, g_stats = average((grads, g_metrics, g_stats))
     g = state.g.apply_gradients(grads=grads, batch_stats=g_stats)
     g_ema_params = ema_update(state.g_ema_params, g.params, ema_decay,
@@ -282,4 +237,3 @@ def gan_train_step(state: GANState, batch, *, generator: nn.Module, discriminato
                for name in d_metrics[0]}
     metrics.update(g_metrics, g_grad_norm=optax.global_norm(grads))
     return state, metrics
-

@@ -1,14 +1,18 @@
 """`fit(config, workdir)`: the training loop as a library function.
 
 What it does, in order:
-1. validates the config (one-line `UserError` before anything is compiled or written);
+1. validates the config, the workdir, the data and, on resume, the workdir's saved
+   config (genjax/train/preflight.py: one-line `UserError`s before anything is
+   compiled or written);
 2. builds the task (model, loss, data) from the `TASKS` registry;
 3. restores the newest readable checkpoint in `workdir/checkpoints`, if any, so
    that running the same command again resumes; the data iterator restarts at
    the restored step, so a resumed run sees exactly the batches it would have;
 4. runs the jitted, sharded train step, logging averaged metrics (TensorBoard
    event files, `metrics.jsonl`, log) with a progress bar (steps/s, ETA);
-5. evaluates and checkpoints at intervals and at the end.
+5. evaluates and checkpoints at intervals and at the end;
+6. after the last step, lets the task write its final outputs, and writes
+   `final_metrics.json` (the last evaluation's record).
 
 Time: `train/elapsed_seconds` in the logs is the wall time spent inside `fit`
 (steps, evaluations, checkpoints), summed over resumed runs: each checkpoint
@@ -40,6 +44,7 @@ from genjax import parallel
 from genjax.config import check_common, config_to_json
 from genjax.errors import NonFiniteError
 from genjax.io import checkpoint, writers
+from genjax.train import preflight
 from genjax.train.tasks import make_task
 
 
@@ -100,12 +105,19 @@ def fit(config, workdir: str | Path):
     parallel.check_batch_divisible(config.eval_batch_size, mesh, "eval_batch_size")
 
     workdir = Path(workdir)
+    preflight.check_workdir(workdir)
+    preflight.check_data(config)
+    preflight.check_resume(workdir, config)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(config_to_json(config))
 
     state = task.init_state(jax.random.PRNGKey(config.seed))
     manager = checkpoint.make_manager(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
-    state, restored_step = checkpoint.restore_latest(manager, state)
+    try:
+        state, restored_step = checkpoint.restore_latest(manager, state)
+    except BaseException:
+        manager.close()  # an open manager fails again at interpreter exit
+        raise
     start_step = int(state.step)
     seconds_before = 0.0
     if restored_step is not None:
@@ -155,7 +167,7 @@ def fit(config, workdir: str | Path):
                 scalars["train/elapsed_seconds"] = elapsed()
                 timer_step, timer = step, now
                 writer.write_scalars(step, scalars)
-                shown = getattr(task, "progress_metric", "loss")
+                shown = task.progress_metric
                 bar.set_postfix({shown: f"{scalars.get(f'train/{shown}', math.nan):.4g}"})
             if step % config.eval_every == 0 or last:
                 writer.write_scalars(step, task.evaluate(state, mesh, workdir, step, writer))
@@ -175,4 +187,6 @@ def fit(config, workdir: str | Path):
     writer.close()
     if int(state.step) >= total or (out_of_time and not term.raised):
         task.finish(state, workdir)
+        if jax.process_index() == 0:
+            writers.write_final_metrics(workdir)
     return state

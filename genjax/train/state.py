@@ -2,7 +2,7 @@
 
 A checkpoint of a `TrainState` resumes training exactly: the step counter, the
 parameters, the BatchNorm statistics, the optimizer state and the root PRNG key
-all live in it (STYLE.md, principle 3). `apply_fn` and `tx` are static fields,
+all live in it. `apply_fn` and `tx` are static fields,
 so they are not saved; they are rebuilt from the config on restore.
 """
 

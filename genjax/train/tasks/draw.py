@@ -14,7 +14,7 @@ computed as for the VAE so that the two compare; it writes
 workdir/samples/<step>_samples.png (the final canvases, as Bernoulli means,
 of fixed prior samples) and <step>_reconstructions.png (test image and its
 reconstruction with z_t = mu_t, side by side). `finish` writes the same with
-prefix `final_`, `final_metrics.json`, and the drawing in workdir/animations/:
+prefix `final_` and the drawing in workdir/animations/:
 `samples.gif` and `reconstructions.gif` (one frame per canvas c_1..c_T, a grid
 of examples) and `samples_strip.png`, `reconstructions_strip.png` (a row per
 example, a column per step; reconstructions start with the test image).
@@ -23,30 +23,25 @@ example, a column per step; reconstructions start with the test image).
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from PIL import Image
 
 from genjax import data
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.eval import images as image_io
-from genjax.io.writers import read_jsonl
 from genjax.losses.draw import draw_eval_sums, draw_iwae_sums, draw_loss
-from genjax.models.draw import DRAW
+from genjax.models.build import make_draw
 from genjax.train import optim, steps
-from genjax.train.likelihood_task import LikelihoodTask
 from genjax.train.state import TrainState
+from genjax.train.tasks.likelihood import LikelihoodTask
 
 NUM_PRIOR_SAMPLES = 64
 NUM_FIGURE_IMAGES = 32  # test images reconstructed in the figures
 NUM_STRIP_ROWS = 8
-FRAME_MS, LAST_FRAME_MS = 120, 1500
-GIF_SCALE = 2
 
 
 def check_config(config) -> None:
@@ -74,57 +69,13 @@ def check_config(config) -> None:
     optim.check_optimizer_config(c.optimizer)
 
 
-def make_model(config) -> DRAW:
-    height, width, _ = DATASETS[config.data.name].shape
-    m = config.model
-    return DRAW(height=height, width=width, num_steps=m.num_steps, lstm_size=m.lstm_size,
-                latent_dim=m.latent_dim, attention=m.attention, read_size=m.read_size,
-                write_size=m.write_size)
-
-
-def canvas_tensors(params, images, prior_z, *, model: DRAW) -> dict:
-    """Canvases as Bernoulli means in [-1, 1]: `samples`, `reconstructions` (T, N, H, W, 1).
-
-    Reconstructions take z_t = mu_t (zero noise); `targets` are the test images.
-    """
-    def to_unit(canvases):
-        return 2.0 * jax.nn.sigmoid(canvases)[..., None] - 1.0
-
-    noise = jnp.zeros((model.num_steps, images.shape[0], model.latent_dim))
-    outputs = model.apply({"params": params}, images, noise)
-    samples = model.apply({"params": params}, prior_z, method=model.generate)
-    return {"samples": to_unit(samples), "reconstructions": to_unit(outputs["canvases"]),
-            "targets": 2.0 * images - 1.0}
-
-
-def save_animation(frames: np.ndarray, path: Path, ncol: int) -> Path:
-    """An animated GIF of `frames` (T, N, H, W, C) in [-1, 1]: frame t is the grid of canvases t."""
-    grids = [image_io.make_grid(frame, ncol) for frame in frames]
-    pictures = [Image.fromarray(g[..., 0] if g.shape[-1] == 1 else g).resize(
-        (g.shape[1] * GIF_SCALE, g.shape[0] * GIF_SCALE), Image.NEAREST) for g in grids]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    durations = [FRAME_MS] * (len(pictures) - 1) + [LAST_FRAME_MS]
-    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations,
-                     loop=0)
-    return path
-
-
-def save_strip(frames: np.ndarray, path: Path, first: np.ndarray | None = None) -> Path:
-    """A PNG with a row per example, a column per step of `frames` (T, N, H, W, C).
-
-    `first` (N, H, W, C), when given, is an extra first column (the target image).
-    """
-    rows = np.moveaxis(np.asarray(frames), 0, 1)  # (N, T, H, W, C)
-    if first is not None:
-        rows = np.concatenate([np.asarray(first)[:, None], rows], axis=1)
-    return image_io.save_grid(rows.reshape(-1, *rows.shape[2:]), path, rows.shape[1])
-
-
 class DRAWTask(LikelihoodTask):
+    """The `fit` task for DRAW: a `Task` and a `LikelihoodBound`."""
+
     def __init__(self, config):
         check_config(config)
         self.config = config
-        self.model = make_model(config)
+        self.model = make_draw(config)
         self.shape = DATASETS[config.data.name].shape
         self.train_step = functools.partial(
             steps.train_step, loss_fn=functools.partial(draw_loss, model=self.model))
@@ -134,7 +85,7 @@ class DRAWTask(LikelihoodTask):
         self.iwae_sums = functools.partial(draw_iwae_sums, model=self.model,
                                            num_samples=e.iwae_samples,
                                            chunk_size=e.iwae_chunk_size, seed=config.seed)
-        self.canvases = jax.jit(functools.partial(canvas_tensors, model=self.model))
+        self.canvases = jax.jit(functools.partial(image_io.draw_canvas_tensors, model=self.model))
         m = config.model
         self.prior_z = np.random.default_rng(config.seed).standard_normal(
             (m.num_steps, NUM_PRIOR_SAMPLES, m.latent_dim)).astype(np.float32)
@@ -174,10 +125,10 @@ class DRAWTask(LikelihoodTask):
     def write_animations(self, tensors, directory: Path) -> None:
         """The GIFs and strips of the module docstring in `directory`."""
         samples, recons = tensors["samples"], tensors["reconstructions"]
-        save_animation(samples, directory / "samples.gif", 8)
-        save_animation(recons, directory / "reconstructions.gif", 8)
-        save_strip(samples[:, :NUM_STRIP_ROWS], directory / "samples_strip.png")
-        save_strip(recons[:, :NUM_STRIP_ROWS], directory / "reconstructions_strip.png",
+        image_io.save_animation(samples, directory / "samples.gif", 8)
+        image_io.save_animation(recons, directory / "reconstructions.gif", 8)
+        image_io.save_strip(samples[:, :NUM_STRIP_ROWS], directory / "samples_strip.png")
+        image_io.save_strip(recons[:, :NUM_STRIP_ROWS], directory / "reconstructions_strip.png",
                    first=tensors["targets"][:NUM_STRIP_ROWS])
 
     def finish(self, state, workdir) -> None:
@@ -185,6 +136,3 @@ class DRAWTask(LikelihoodTask):
         tensors = self._canvas_tensors(state.params)
         self.write_figures(tensors, workdir / "samples", "final_")
         self.write_animations(tensors, workdir / "animations")
-        evals = [r for r in read_jsonl(workdir / "metrics.jsonl") if "eval/elbo" in r]
-        if evals:
-            (workdir / "final_metrics.json").write_text(json.dumps(evals[-1], indent=2))

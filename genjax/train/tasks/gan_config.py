@@ -1,54 +1,33 @@
-"""GAN configs: one-line validation of every field, and G and D built from them.
+"""GAN configs: one-line validation of every field.
 
 `check_config` raises a `UserError` naming the field and the fix before
-anything is built or compiled; `make_models` picks G and D from `GAN_MODELS`
-(or the class-conditional ones of genjax/models/conditional.py when
-`model.num_classes > 0`) for the dataset's shape and traces them once
-(`jax.eval_shape`) so that a model that cannot make the dataset's images is
-reported in one line, not by a compile error. See genjax/train/gan.py for the
-fields' meaning and experiments/configs/dcgan.py for their defaults.
+anything is built or compiled; `genjax.models.build.make_gan` then builds G and
+D (and reports a model that cannot make the dataset's images). See
+genjax/train/tasks/gan.py for the fields' meaning and experiments/configs/dcgan.py
+for their defaults.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-
-import flax.linen as nn
-import jax
-import jax.numpy as jnp
-
 from genjax import data, parallel
-from genjax.augment import parse_policy
+from genjax.data.augment import parse_policy
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.eval import metrics
 from genjax.losses.gan import GAN_LOSSES
-from genjax.models import dcgan, resnet_gan
-from genjax.models.conditional import CONDITIONAL_DISCRIMINATORS, CONDITIONAL_GENERATORS
+from genjax.models import registry
+from genjax.models.build import D_NORMS, gan_conditioning
 from genjax.train import optim
-
-GAN_MODELS = {**dcgan.GAN_MODELS, **resnet_gan.GAN_MODELS}  # name -> (Generator, Discriminator)
-D_NORMS = {"batch_norm": {"batch_norm": True, "spectral_norm": False},
-           "spectral_norm": {"batch_norm": False, "spectral_norm": True},
-           "none": {"batch_norm": False, "spectral_norm": False}}
-
-
-def conditioning(c) -> tuple[int, str, float]:
-    """(model.num_classes, model.conditioning, loss.ac_weight); configs saved before
-    conditioning existed (an old workdir's config.json) read as unconditional."""
-    return (c.model.get("num_classes", 0), c.model.get("conditioning", "projection"),
-            c.loss.get("ac_weight", 0.0))
 
 
 def _check_conditioning(c) -> None:
-    num_classes, how, ac_weight = conditioning(c)
+    num_classes, how, ac_weight = gan_conditioning(c)
     if not isinstance(num_classes, int) or num_classes < 0:
         raise UserError(f"model.num_classes must be an integer >= 0 (0: unconditional), "
                         f"got {num_classes!r}")
-    if how not in CONDITIONAL_DISCRIMINATORS:
+    if how not in registry.MODELS["conditional_discriminator"]:
         raise UserError(f"unknown model.conditioning {how!r}; "
-                        f"choose one of {sorted(CONDITIONAL_DISCRIMINATORS)}")
+                        f"choose one of {registry.names('conditional_discriminator')}")
     if ac_weight < 0:
         raise UserError(f"loss.ac_weight must be >= 0, got {ac_weight}")
     if num_classes > 0:
@@ -59,9 +38,10 @@ def _check_conditioning(c) -> None:
         if num_classes != dataset_classes:
             raise UserError(f"model.num_classes={num_classes} but {c.data.name} has "
                             f"{dataset_classes} classes; set model.num_classes={dataset_classes}")
-        if c.model.name not in CONDITIONAL_GENERATORS:
+        if c.model.name not in registry.MODELS["conditional_generator"]:
             raise UserError(f"model.name={c.model.name!r} has no class-conditional version; "
-                            f"use one of {sorted(CONDITIONAL_GENERATORS)} or model.num_classes=0")
+                            f"use one of {registry.names('conditional_generator')} or "
+                            "model.num_classes=0")
         if how == "acgan" and ac_weight == 0:
             raise UserError("model.conditioning='acgan' needs loss.ac_weight > 0 "
                             "(1 in Odena et al. 2017)")
@@ -75,8 +55,7 @@ def check_config(c) -> None:
     data.check_dataset(c.data.name, c.data.train_split, image_range="[-1,1]")
     data.check_dataset(c.data.name, c.data.eval_split)
     data.subset_fields(c.data)  # train_fraction in (0, 1], an integer subset_seed
-    if c.model.name not in GAN_MODELS:
-        raise UserError(f"unknown model.name {c.model.name!r}; choose one of {sorted(GAN_MODELS)}")
+    registry.model_class("gan", c.model.name)
     _check_conditioning(c)
     for name in ("width", "latent_dim"):
         if not isinstance(c.model[name], int) or c.model[name] <= 0:
@@ -115,35 +94,3 @@ def check_config(c) -> None:
         raise UserError(f"diffaug_policy {c.diffaug_policy!r}: {err}") from None
     optim.check_optimizer_config(c.g_optimizer, "g_optimizer")
     optim.check_optimizer_config(c.d_optimizer, "d_optimizer")
-
-
-def make_models(c) -> tuple[nn.Module, nn.Module]:
-    """G and D for the dataset's shape; shape errors are found by tracing, not compiling."""
-    resolution, _, channels = shape = DATASETS[c.data.name].shape
-    g_cls, d_cls = GAN_MODELS[c.model.name]
-    num_classes, how, _ = conditioning(c)
-    classes, labels = {}, ()  # the conditional models' extra field and init input
-    if num_classes > 0:
-        g_cls, d_cls = CONDITIONAL_GENERATORS[c.model.name], CONDITIONAL_DISCRIMINATORS[how]
-        classes, labels = {"num_classes": num_classes}, (jnp.zeros((2,), jnp.int32),)
-    d_fields = {f.name for f in dataclasses.fields(d_cls)}
-    norm = {k: v for k, v in D_NORMS[c.model.d_norm].items() if k in d_fields or v}
-    if not set(norm) <= d_fields:
-        raise UserError(f"model.name={c.model.name!r} has no model.d_norm={c.model.d_norm!r}; "
-                        "use 'spectral_norm' or 'none'")
-    generator = g_cls(resolution=resolution, channels=channels, width=c.model.width,
-                      latent_dim=c.model.latent_dim, **classes)
-    discriminator = d_cls(resolution=resolution, width=c.model.width, **norm, **classes)
-    try:
-        images = jax.eval_shape(functools.partial(generator.init_with_output, train=False),
-                                jax.random.PRNGKey(0), jnp.zeros((2, c.model.latent_dim)),
-                                *labels)[0]
-        jax.eval_shape(functools.partial(discriminator.init, train=False),
-                       jax.random.PRNGKey(0), jnp.zeros((2, *shape)), *labels)
-    except ValueError as err:
-        raise UserError(f"model {c.model.name!r} cannot be built for {c.data.name} "
-                        f"{shape}: {str(err).splitlines()[0]}") from None
-    if images.shape[1:] != shape:
-        raise UserError(f"model {c.model.name!r} makes {images.shape[1:]} images, "
-                        f"but {c.data.name} has {shape}")
-    return generator, discriminator

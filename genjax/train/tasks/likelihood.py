@@ -21,6 +21,9 @@ from genjax.eval import likelihood as likelihood_eval
 
 
 class LikelihoodTask:
+    """The shared half of the VAE and DRAW tasks (a `LikelihoodBound`)."""
+
+    progress_metric = "loss"
     bits_per_dim = False
 
     def train_batches(self, start_step: int):

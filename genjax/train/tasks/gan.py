@@ -1,8 +1,8 @@
 """The GAN task: GANs (DCGAN, SNGAN ResNet; class-conditional DCGAN) trained by `fit`.
 
-`GANTask` validates the config and makes G and D (genjax/train/gan_config.py:
-one-line `UserError`s before anything is built), binds
-`gan_train_step` (genjax/train/gan_step.py: n_critic D updates, one G update,
+`GANTask` validates the config (genjax/train/tasks/gan_config.py: one-line
+`UserError`s before anything is built), makes G and D (genjax/models/build.py),
+binds `gan_train_step` (genjax/train/gan_step.py: n_critic D updates, one G update,
 EMA of G, DiffAugment, GP / R1) and evaluates the EMA generator:
 
 - `samples/step_<NNNNNN>.png`: 64 samples from fixed noise (a function of the
@@ -49,22 +49,11 @@ from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.eval import gan_samples, metrics
 from genjax.eval import images as image_io
+from genjax.eval.gan_samples import GRID_COLUMNS
+from genjax.models.build import gan_conditioning, make_gan
 from genjax.train import optim
-from genjax.train.gan_config import GAN_MODELS, check_config, conditioning, make_models
-from genjax.train.gan_step import (
-    GANState,
-    draw_labels,
-    draw_noise,
-    gan_train_step,
-    init_gan_state,
-)
-
-__all__ = ["GAN_MODELS", "GANState", "GANTask", "check_config", "conditioning", "draw_labels",
-           "draw_noise", "gan_train_step", "init_gan_state", "make_models"]
-
-
-GRID_SIZE = 64  # images per sample grid and per interpolation strip (8 x 8)
-GRID_COLUMNS = 8
+from genjax.train.gan_step import GANState, gan_train_step, init_gan_state
+from genjax.train.tasks.gan_config import check_config
 
 
 def _sample(g_params, g_batch_stats, *inputs, generator):  # inputs: z, or z and labels
@@ -73,7 +62,7 @@ def _sample(g_params, g_batch_stats, *inputs, generator):  # inputs: z, or z and
 
 
 class GANTask:
-    """The `fit` task for GANs (see genjax/train/tasks.py for the protocol)."""
+    """The `fit` task for GANs: a `Task`, a `Sampler` and a `ClassSampler`."""
 
     progress_metric = "d_loss"
 
@@ -81,8 +70,8 @@ class GANTask:
         check_config(config)
         self.config = c = config
         self.shape = DATASETS[c.data.name].shape
-        self.generator, self.discriminator = make_models(c)
-        self.num_classes, _, ac_weight = conditioning(c)
+        self.generator, self.discriminator = make_gan(c)
+        self.num_classes, _, ac_weight = gan_conditioning(c)
         mesh = parallel.make_mesh()  # the mesh fit uses; one device needs no constraint
         noise_sharding = parallel.batch_sharded(mesh) if mesh.devices.size > 1 else None
         self.train_step = functools.partial(
@@ -92,13 +81,7 @@ class GANTask:
             ema_warmup=c.ema_warmup, diffaug_policy=c.diffaug_policy,
             noise_sharding=noise_sharding, num_classes=self.num_classes, ac_weight=ac_weight)
         self._sample = jax.jit(functools.partial(_sample, generator=self.generator))
-        self._real_distance = None  # mean pairwise distance of real images, computed once
-        if data.subset_fields(c.data)[0] < 1.0:
-            # Cut the subset now: its errors come before anything is written.
-            images, _, source = self.training_set()
-            if c.batch_size > len(images):
-                raise UserError(f"batch_size={c.batch_size} exceeds the {len(images)} "
-                                f"training examples of {source}")
+        data.check_training_set(c.data, c.batch_size)
 
     def init_state(self, rng) -> GANState:
         c = self.config
@@ -108,53 +91,24 @@ class GANTask:
             d_tx=optim.make_optimizer(c.d_optimizer, c.num_train_steps * c.n_critic),
             image_shape=self.shape, latent_dim=c.model.latent_dim, num_classes=self.num_classes)
 
-    def training_set(self) -> tuple[np.ndarray, np.ndarray, str]:
-        """(uint8 images, int32 labels, a name for messages): the train split, or the
-        class-balanced `data.train_fraction` of it."""
-        d = self.config.data
-        images, labels = data.load_split(d.name, d.train_split)
-        fraction, subset_seed = data.subset_fields(d)
-        return data.take_fraction(images, labels, f"{d.name}:{d.train_split}", fraction=fraction,
-                                  seed=subset_seed, num_classes=DATASETS[d.name].num_classes)
-
     def train_batches(self, start_step: int):
         c = self.config
-        images, labels, source = self.training_set()
+        images, labels, source = data.training_set(c.data)
         return data.array_train_iterator(images, labels, batch_size=c.batch_size, seed=c.seed,
                                          image_range="[-1,1]", start_step=start_step,
                                          with_labels=self.num_classes > 0, source=source)
 
     def ema_samples(self, state, z: np.ndarray, labels: np.ndarray | None = None
                     ) -> np.ndarray:
-        """EMA-generator images for latents z (and, conditional, class labels), GRID_SIZE
-        at a time (one compiled shape)."""
+        """EMA-generator images for latents z (and, conditional, class labels)."""
         params, stats = jax.device_get((state.g_ema_params, state.g_ema_batch_stats))
-        inputs = (z,) if labels is None else (z, np.asarray(labels, np.int32))
-        chunks = []
-        for start in range(0, len(z), GRID_SIZE):
-            chunk = [x[start:start + GRID_SIZE] for x in inputs]
-            padded = [np.concatenate([x, np.zeros((GRID_SIZE - len(x), *x.shape[1:]), x.dtype)])
-                      for x in chunk]
-            chunks.append(np.asarray(self._sample(params, stats, *padded))[:len(chunk[0])])
-        return np.concatenate(chunks)
-
-    def _cycled_labels(self, num: int, repeats: int = 1) -> np.ndarray | None:
-        """0, 1, ..., num_classes - 1, 0, ... (num values), each `repeats` times; None if
-        unconditional."""
-        if not self.num_classes:
-            return None
-        return np.repeat(np.arange(num) % self.num_classes, repeats).astype(np.int32)
+        return gan_samples.generate(functools.partial(self._sample, params, stats), z, labels)
 
     def grid_samples(self, state) -> np.ndarray:
         """The fixed-noise grid's images: 8 x 8, or, conditional, a row of 8 per class."""
         c = self.config
-        if not self.num_classes:
-            return self.ema_samples(state, gan_samples.fixed_noise(c.seed, GRID_SIZE,
-                                                                   c.model.latent_dim))
-        # The same 8 latents in every row: a column shows one z across the classes.
-        z = gan_samples.fixed_noise(c.seed, GRID_COLUMNS, c.model.latent_dim)
-        return self.ema_samples(state, np.tile(z, (self.num_classes, 1)),
-                                self._cycled_labels(self.num_classes, GRID_COLUMNS))
+        return self.ema_samples(state, *gan_samples.grid_inputs(c.seed, c.model.latent_dim,
+                                                                self.num_classes))
 
     def evaluate(self, state, mesh, workdir, step, writer) -> dict[str, float]:
         """Sample grid and interpolation strip (PNG + TensorBoard), and the diversity ratio."""
@@ -163,7 +117,7 @@ class GANTask:
         grid = self.grid_samples(state)
         interpolation = self.ema_samples(
             state, gan_samples.interpolation_latents(c.seed, 8, GRID_COLUMNS, latent_dim),
-            self._cycled_labels(8, GRID_COLUMNS))
+            gan_samples.cycled_labels(8, self.num_classes, GRID_COLUMNS))
         if jax.process_index() == 0:
             image_io.save_grid(grid, samples_dir / f"step_{step:06d}.png", ncol=GRID_COLUMNS)
             image_io.save_grid(interpolation, samples_dir / f"interp_{step:06d}.png",
@@ -171,17 +125,15 @@ class GANTask:
         writer.write_images(step, {
             "samples": image_io.make_grid(grid, GRID_COLUMNS)[None],
             "interpolation": image_io.make_grid(interpolation, GRID_COLUMNS)[None]})
-        if self._real_distance is None:
-            real = next(data.eval_iterator(c.data.name, split=c.data.eval_split,
-                                           batch_size=c.eval_batch_size))
-            self._real_distance = gan_samples.mean_pairwise_distance(real["image"][real["mask"]])
+        real_distance = gan_samples.real_pairwise_distance(c.data.name, c.data.eval_split,
+                                                           c.eval_batch_size)
         samples = self.ema_samples(state, gan_samples.fixed_noise(
             c.seed, c.eval_batch_size, latent_dim, gan_samples.DIVERSITY_NOISE_TAG),
-            self._cycled_labels(c.eval_batch_size))
+            gan_samples.cycled_labels(c.eval_batch_size, self.num_classes))
         sample_distance = gan_samples.mean_pairwise_distance(samples)
-        scores = {"eval/diversity_ratio": sample_distance / self._real_distance,
+        scores = {"eval/diversity_ratio": sample_distance / real_distance,
                   "eval/sample_pairwise_distance": sample_distance,
-                  "eval/real_pairwise_distance": self._real_distance}
+                  "eval/real_pairwise_distance": real_distance}
         if c.eval_metrics:
             quality = metrics.evaluate(
                 self.sampler(state, 100), dataset=c.data.name, split=c.data.eval_split,
@@ -225,13 +177,7 @@ class GANTask:
 
         def sample(rng, labels):
             if not isinstance(labels, jax.core.Tracer):  # concrete: check before sampling
-                values = np.asarray(labels)
-                if values.shape != (batch_size,) or not np.issubdtype(values.dtype, np.integer):
-                    raise ValueError(f"labels must be an int array of shape ({batch_size},), "
-                                     f"got {values.dtype} {values.shape}")
-                if values.size and not 0 <= values.min() <= values.max() < num_classes:
-                    raise ValueError(f"labels must lie in [0, {num_classes}), got "
-                                     f"[{values.min()}, {values.max()}]")
+                gan_samples.check_labels(labels, batch_size, num_classes)
             z = jax.random.normal(rng, (batch_size, latent_dim))
             return self._sample(params, stats, z, jnp.asarray(labels, jnp.int32))
 

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import flax.serialization
 
+from genjax.data.registry import DATASETS
 from genjax.errors import UserError
+from genjax.models.registry import model_class
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parents[1] / "assets"
 VARIABLES_FILE, MODEL_FILE = "variables.msgpack", "model.json"
 
 # name -> sha256 of its variables.msgpack in genjax/assets/<name>/
@@ -53,9 +55,6 @@ def _directory(name_or_path: str | Path) -> Path:
 
 def load(name_or_path: str | Path):
     """`(model, variables, description)` of a registered name or an export directory."""
-    from genjax.data.registry import DATASETS
-    from genjax.train.classifier import CLASSIFIERS
-
     directory = _directory(name_or_path)
     description = json.loads((directory / MODEL_FILE).read_text())
     blob = (directory / VARIABLES_FILE).read_bytes()
@@ -65,8 +64,8 @@ def load(name_or_path: str | Path):
         raise UserError(f"{directory / VARIABLES_FILE} is damaged (sha256 {digest[:12]}..., "
                         f"expected {expected[:12]}...); reinstall genjax or re-export it")
     m = description["model"]
-    model = CLASSIFIERS[m["name"]](num_classes=DATASETS[description["dataset"]].num_classes,
-                                   widths=tuple(m["widths"]), hidden=m["hidden"],
-                                   dropout=m["dropout"])
+    model = model_class("classifier", m["name"])(
+        num_classes=DATASETS[description["dataset"]].num_classes, widths=tuple(m["widths"]),
+        hidden=m["hidden"], dropout=m["dropout"])
     variables = flax.serialization.msgpack_restore(blob)
     return model, variables, description

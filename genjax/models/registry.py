@@ -1,0 +1,36 @@
+"""The one model registry: family -> model name -> flax module class(es).
+
+Configs name a model by `model.name` within their task's family; `model_class`
+looks it up with a one-line `UserError` listing the choices. Adding a model is
+one entry here. A GAN entry is a (Generator, Discriminator) pair; class-conditional
+GANs take their generator by `model.name` and their discriminator by
+`model.conditioning` (projection: Miyato & Koyama 2018; acgan: Odena et al. 2017).
+"""
+
+from __future__ import annotations
+
+from genjax.errors import UserError
+from genjax.models import cnn, conditional, dcgan, draw, resnet_gan, vae
+
+MODELS: dict[str, dict[str, object]] = {
+    "classifier": {"cnn": cnn.CNN},
+    "gan": {"dcgan": (dcgan.Generator, dcgan.Discriminator),
+            "resnet": (resnet_gan.Generator, resnet_gan.Discriminator)},
+    "conditional_generator": {"dcgan": conditional.ConditionalGenerator},
+    "conditional_discriminator": {"projection": conditional.ProjectionDiscriminator,
+                                  "acgan": conditional.ACGANDiscriminator},
+    "vae": {"conv": vae.VAE},
+    "draw": {"draw": draw.DRAW},
+}
+
+
+def names(family: str) -> list[str]:
+    """The registered model names of `family`, sorted."""
+    return sorted(MODELS[family])
+
+
+def model_class(family: str, name: str, field: str = "model.name"):
+    """MODELS[family][name], or a `UserError` naming `field` and the choices."""
+    if name not in MODELS[family]:
+        raise UserError(f"unknown {field} {name!r}; choose one of {names(family)}")
+    return MODELS[family][name]

@@ -1,0 +1,75 @@
+"""Runs as values: reopen a trained workdir as (config, task, state, step, time).
+
+`load_run(workdir)` is the one way to reopen a run that `fit` trained: it reads
+`<workdir>/config.json`, rebuilds the task from it (the config's checks run
+again), and restores the newest readable checkpoint (or `step`) into the task's
+state structure. Evaluation, CAS, likelihood bounds, the notebooks and the
+studies all start here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import ml_collections
+
+from genjax.errors import UserError
+from genjax.io import checkpoint
+from genjax.train.tasks import Task, make_task
+
+CONFIG_FILE = "config.json"
+
+
+class Run(NamedTuple):
+    config: ml_collections.ConfigDict
+    task: Task
+    state: Any
+    step: int
+    train_seconds: float
+    workdir: Path
+
+
+def read_config(workdir: str | Path) -> ml_collections.ConfigDict:
+    """The config a workdir was trained with (its `config.json`)."""
+    path = Path(workdir) / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{workdir} has no {CONFIG_FILE}: not a genjax training workdir")
+    try:
+        return ml_collections.ConfigDict(json.loads(path.read_text()))
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path} is not valid JSON ({err.msg}, line {err.lineno}); "
+                        "it was damaged or edited by hand") from None
+
+
+def load_run(workdir: str | Path, step: int | None = None, *, config=None) -> Run:
+    """The run in `workdir` at its newest readable checkpoint, or at `step`.
+
+    `config`, when given, replaces the saved one (for evaluation-only changes such
+    as the eval split or IWAE sample count; the model fields must match the
+    checkpoint).
+    """
+    workdir = Path(workdir)
+    config = read_config(workdir) if config is None else config
+    task = make_task(config)
+    if not (workdir / "checkpoints").is_dir():
+        raise UserError(f"{workdir} has no checkpoints/; train first")
+    template = task.init_state(jax.random.PRNGKey(config.seed))
+    manager = checkpoint.make_manager(workdir / "checkpoints")
+    try:
+        if step is not None:
+            if step not in manager.all_steps():
+                raise UserError(f"no checkpoint step {step} in {workdir / 'checkpoints'}; "
+                                f"saved steps: {sorted(manager.all_steps())}")
+            state = checkpoint.restore(manager, step, template)
+        else:
+            state, step = checkpoint.restore_latest(manager, template)
+            if step is None:
+                raise UserError(f"{workdir / 'checkpoints'} holds no checkpoint; train first")
+        seconds = checkpoint.saved_train_seconds(manager, step)
+    finally:
+        manager.close()
+    return Run(config=config, task=task, state=state, step=int(step), train_seconds=seconds,
+               workdir=workdir)

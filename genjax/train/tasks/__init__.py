@@ -1,0 +1,40 @@
+"""The task registry: `config.task` -> the class that wires a model, its loss and its data.
+
+Every task satisfies `protocols.Task` (what `fit` needs) and some of the optional
+capabilities there (`Sampler`, `ClassSampler`, `LikelihoodBound`, `ImageToImage`).
+A task module is wiring only: models come from `genjax.models`, losses from
+`genjax.losses`, metrics and figures from `genjax.eval`.
+"""
+
+from __future__ import annotations
+
+from genjax.errors import UserError
+from genjax.train.tasks.classifier import ClassifierTask
+from genjax.train.tasks.draw import DRAWTask
+from genjax.train.tasks.gan import GANTask
+from genjax.train.tasks.protocols import (
+    ClassSampler,
+    ImageToImage,
+    LikelihoodBound,
+    Sampler,
+    Task,
+    is_class_conditional,
+)
+from genjax.train.tasks.vae import VAETask
+
+TASKS: dict[str, type] = {
+    "classifier": ClassifierTask,
+    "vae": VAETask,
+    "gan": GANTask,
+    "draw": DRAWTask,
+}
+
+__all__ = ["TASKS", "ClassSampler", "ImageToImage", "LikelihoodBound", "Sampler", "Task",
+           "is_class_conditional", "make_task"]
+
+
+def make_task(config) -> Task:
+    """The task `config.task` names, built from `config` (which it checks first)."""
+    if config.task not in TASKS:
+        raise UserError(f"unknown task {config.task!r}; choose one of {sorted(TASKS)}")
+    return TASKS[config.task](config)
