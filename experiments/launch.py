@@ -50,9 +50,11 @@ def flag_error(err: Exception, argv: list[str]) -> str:
         return f"{where}: the config has no field {field!r}; {fix}"
     if isinstance(err, OSError) and "Failed loading config file" in text:
         path = re.search(r"Attempted \[[^]]*\]: (\S+)", text)
+        given = [a.split("=", 1)[1] for a in argv if re.match(r"--\w+=\S+\.py$", a)]
+        name = path.group(1) if path else (given[0] if given else "")
         reason = re.search(r"\[Errno \d+\] ([^:]+)", text)
-        return (f"config file {path.group(1) if path else ''} cannot be loaded"
-                + (f": {reason.group(1).lower()}" if reason else ""))
+        return (f"config file {name} cannot be loaded"
+                + (f": {reason.group(1).lower()}" if reason else " (check the path)"))
     return f"{type(err).__name__}: {text}"
 
 
@@ -77,10 +79,22 @@ def _parse_flags(argv: list[str]) -> list[str]:
     try:
         remaining = flags.FLAGS(argv)
         for name in list(flags.FLAGS):  # config files load lazily: load them now
-            getattr(flags.FLAGS, name)
+            value = getattr(flags.FLAGS, name)
+            if type(value).__name__ == "_ErrorConfig":  # a config file that failed to load
+                value.to_dict()  # raises its error
         return remaining
     except Exception as err:  # absl's and config_flags' own errors end as one line
         _exit_flag_error(err, argv[1:])
+
+
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    """orbax logs every save and tfds every split it opens at INFO: keep their warnings, drop
+    their chatter, and drop tfds's warning about the empty folder it makes for a dataset
+    that is not there yet (the error that follows says what to do)."""
+    if "/orbax/" in record.pathname or "/tensorflow_datasets/" in record.pathname:
+        return (record.levelno >= logging.WARNING
+                and "has no dataset_info.json" not in record.getMessage())
+    return True
 
 
 def command(main: Callable[[], object]) -> None:
@@ -91,9 +105,7 @@ def command(main: Callable[[], object]) -> None:
             print(f"error: unexpected arguments {argv[1:]}; flags take the form --name=value",
                   file=sys.stderr)
             sys.exit(2)
-        # orbax logs every save step at INFO; keep its warnings, drop its chatter.
-        logging.getLogger("absl").addFilter(
-            lambda r: r.levelno >= logging.WARNING or "/orbax/" not in r.pathname)
+        logging.getLogger("absl").addFilter(_quiet_libraries)
         with errors_exit(verbose=flags.FLAGS.verbose):
             main()
 

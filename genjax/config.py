@@ -29,6 +29,16 @@ def check_common(config) -> None:
         raise UserError(f"max_train_seconds must be >= 0 (0: no time budget), got {budget!r}")
 
 
+def positive_ints(value, name: str) -> tuple[int, ...]:
+    """`value` as a non-empty tuple of positive integers, or a `UserError` naming the field."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                             for v in values):
+        raise UserError(f"{name} must be positive: one or more integers > 0 (e.g. 16,32), "
+                        f"got {value!r}")
+    return values
+
+
 def config_to_json(config) -> str:
     """The resolved config as indented JSON (tuples become lists)."""
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)

@@ -196,7 +196,7 @@ def test_celeb_a_center_crop_resize_values():
     """On a known image: the crop is central and the area resize averages 140/64 blocks."""
     import tensorflow as tf
 
-    from genjax.data.registry import center_crop_resize
+    from genjax.data.preprocess import center_crop_resize
 
     image = np.zeros((218, 178, 3), np.uint8)
     image[39:39 + 140, 19:19 + 140] = 200  # exactly the central 140x140 square

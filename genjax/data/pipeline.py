@@ -109,7 +109,10 @@ def _load(name: str, split: str, directory: str) -> tuple[np.ndarray, np.ndarray
 
     builder = _prepare(name, Path(directory))
     ds = builder.as_dataset(split=split, shuffle_files=False)
-    ds = ds.map(DATASETS[name].preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    from genjax.data import preprocess
+
+    ds = ds.map(getattr(preprocess, DATASETS[name].preprocess),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     images, labels = [], []
     for batch in ds.batch(4096).as_numpy_iterator():
         images.append(batch["image"])

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from clu import metric_writers
 
 
 def _to_float(value) -> float | None:
@@ -22,8 +21,12 @@ def _to_float(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class JsonlWriter(metric_writers.MetricWriter):
-    """Appends `{"step": s, name: value, ...}` lines; non-finite values are written as null."""
+class JsonlWriter:
+    """Appends `{"step": s, name: value, ...}` lines; non-finite values are written as null.
+
+    clu's `MetricWriter` interface, duck-typed: subclassing it would import clu's
+    writers, and with them TensorFlow, whenever this module is imported.
+    """
 
     def __init__(self, path: str | Path):
         self._path = Path(path)
@@ -62,8 +65,12 @@ class JsonlWriter(metric_writers.MetricWriter):
         self._file.close()
 
 
-def make_writer(workdir: str | Path) -> metric_writers.MetricWriter:
-    """TensorBoard + JSONL + logging on process 0; logging only elsewhere."""
+def make_writer(workdir: str | Path):
+    """A clu `MetricWriter`: TensorBoard + JSONL + logging on process 0; logging elsewhere."""
+    # Imported here: clu's writers import TensorFlow (about 3.4 s), which every command
+    # would otherwise pay before it can even report a bad flag.
+    from clu import metric_writers
+
     workdir = Path(workdir)
     if jax.process_index() > 0:
         return metric_writers.LoggingWriter()

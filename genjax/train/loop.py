@@ -106,8 +106,8 @@ def fit(config, workdir: str | Path):
 
     workdir = Path(workdir)
     preflight.check_workdir(workdir)
-    preflight.check_data(config)
     preflight.check_resume(workdir, config)
+    preflight.check_data(config)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(config_to_json(config))
 

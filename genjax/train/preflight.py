@@ -3,14 +3,14 @@
 In order, each a one-line `UserError`:
 1. the workdir: an existing file is not a workdir, and its nearest existing
    parent must be writable;
-2. the data: the splits the run reads are loaded now (building tfds's copy of
-   Fashion-MNIST from the Debian files when needed, which checks their CRCs),
-   so a missing or damaged dataset is reported before the workdir is touched;
-3. the workdir's saved config, when the workdir holds a checkpoint: resuming
+2. the workdir's saved config, when the workdir holds a checkpoint: resuming
    with another config would restore weights into a different model, so any
    difference is refused, naming the fields, except the fields that may change
    on resume (`RESUMABLE`: the step budget, the time budget, the logging,
-   evaluation and checkpoint intervals), which are logged.
+   evaluation and checkpoint intervals), which are logged;
+3. the data: the splits the run reads are loaded now (building tfds's copy of
+   Fashion-MNIST from the Debian files when needed, which checks their CRCs),
+   so a missing or damaged dataset is reported before the workdir is touched.
 """
 
 from __future__ import annotations

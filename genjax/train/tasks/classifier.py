@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax import data, parallel
+from genjax.config import positive_ints
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.eval import images as image_io
@@ -33,9 +34,8 @@ def check_config(config) -> None:
                        image_range=c.data.image_range)
     data.check_dataset(c.data.name, c.data.eval_split)
     registry.model_class("classifier", c.model.name)
-    if any(w <= 0 for w in c.model.widths) or c.model.hidden <= 0:
-        raise UserError(f"model.widths and model.hidden must be positive, got "
-                        f"{tuple(c.model.widths)} and {c.model.hidden}")
+    positive_ints(c.model.widths, "model.widths")
+    positive_ints(c.model.hidden, "model.hidden")
     if not 0.0 <= c.model.dropout < 1.0:
         raise UserError(f"model.dropout must be in [0, 1), got {c.model.dropout}")
     data.subset_fields(c.data)

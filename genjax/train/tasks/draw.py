@@ -37,7 +37,7 @@ from genjax.losses.draw import draw_eval_sums, draw_iwae_sums, draw_loss
 from genjax.models.build import make_draw
 from genjax.train import optim, steps
 from genjax.train.state import TrainState
-from genjax.train.tasks.likelihood import LikelihoodTask
+from genjax.train.tasks.likelihood import LikelihoodTask, check_iwae_config
 
 NUM_PRIOR_SAMPLES = 64
 NUM_FIGURE_IMAGES = 32  # test images reconstructed in the figures
@@ -62,10 +62,7 @@ def check_config(config) -> None:
     if m.attention and min(m.read_size, m.write_size) < 2:
         raise UserError(f"model.read_size and model.write_size must be >= 2 with attention "
                         f"(the stride divides by N - 1), got {m.read_size} and {m.write_size}")
-    e = c.eval
-    if e.iwae_samples < 0 or min(e.iwae_examples, e.iwae_batch_size, e.iwae_chunk_size) <= 0:
-        raise UserError("eval.iwae_samples must be >= 0 and eval.iwae_examples, "
-                        "eval.iwae_batch_size, eval.iwae_chunk_size positive")
+    check_iwae_config(c.eval)
     optim.check_optimizer_config(c.optimizer)
 
 

@@ -17,7 +17,15 @@ from __future__ import annotations
 import math
 
 from genjax import data
+from genjax.errors import UserError
 from genjax.eval import likelihood as likelihood_eval
+
+
+def check_iwae_config(e) -> None:
+    """One-line errors for the `eval` block's IWAE fields."""
+    if e.iwae_samples < 0 or min(e.iwae_examples, e.iwae_batch_size, e.iwae_chunk_size) <= 0:
+        raise UserError("eval.iwae_samples must be >= 0 and eval.iwae_examples, "
+                        "eval.iwae_batch_size, eval.iwae_chunk_size positive")
 
 
 class LikelihoodTask:

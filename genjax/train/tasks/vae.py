@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from genjax import data
+from genjax.config import positive_ints
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.eval import images as image_io
@@ -43,7 +44,7 @@ from genjax.models import registry
 from genjax.models.build import make_vae
 from genjax.train import optim, steps
 from genjax.train.state import TrainState
-from genjax.train.tasks.likelihood import LikelihoodTask
+from genjax.train.tasks.likelihood import LikelihoodTask, check_iwae_config
 
 NUM_FIGURE_IMAGES = 32  # test images used by the reconstruction, interpolation, traversal
 NUM_PRIOR_SAMPLES = 64
@@ -67,10 +68,9 @@ def check_config(config) -> None:
     if c.data.image_range != wanted:
         raise UserError(f"likelihood {c.likelihood.name!r} models {wanted!r} data; set "
                         f"data.image_range={wanted!r} (got {c.data.image_range!r})")
-    widths = tuple(c.model.widths)
-    if not widths or any(w <= 0 for w in widths) or c.model.hidden <= 0 or c.model.latent_dim <= 0:
-        raise UserError(f"model.widths, model.hidden and model.latent_dim must be positive, got "
-                        f"{widths}, {c.model.hidden} and {c.model.latent_dim}")
+    widths = positive_ints(c.model.widths, "model.widths")
+    positive_ints(c.model.hidden, "model.hidden")
+    positive_ints(c.model.latent_dim, "model.latent_dim")
     resolution = DATASETS[c.data.name].shape[0]
     if resolution % 2 ** len(widths):
         raise UserError(f"{c.data.name} images ({resolution}x{resolution}) cannot be halved "
@@ -82,9 +82,7 @@ def check_config(config) -> None:
         raise UserError(f"loss.beta, loss.free_bits and loss.kl_warmup_steps must be >= 0, got "
                         f"{c.loss.beta}, {c.loss.free_bits} and {c.loss.kl_warmup_steps}")
     e = c.eval
-    if e.iwae_samples < 0 or min(e.iwae_examples, e.iwae_batch_size, e.iwae_chunk_size) <= 0:
-        raise UserError("eval.iwae_samples must be >= 0 and eval.iwae_examples, "
-                        "eval.iwae_batch_size, eval.iwae_chunk_size positive")
+    check_iwae_config(e)
     if not e.compression_grid_step > 0:
         raise UserError(f"eval.compression_grid_step must be positive, got "
                         f"{e.compression_grid_step}")
