@@ -1,6 +1,6 @@
 """Bad input on the command line: one `error:` line, exit status 2, nothing written or lost.
 
-A matrix over every command (the four training scripts and every study) and the
+A matrix over every command (the five training scripts and every study) and the
 kinds of mistake a user makes: a config field of each type (int, float, string
 choice, tuple, path, bool) given with the wrong type, out of range or empty; an
 unknown field or flag; a missing config file or --workdir; a workdir that is a
@@ -81,6 +81,12 @@ CASES = [
     ("vae-latent", VAE, "fresh", ["--config.model.latent_dim=0"], None, r"model\.latent_dim"),
     ("draw-read", DRAW, "fresh", ["--config.model.read_size=1"], None, r"read_size"),
     ("draw-range", DRAW, "fresh", ["--config.data.image_range=uint8"], None, r"binari"),
+    ("pix2pix-pairs", "experiments.pix2pix", "fresh", ["--config.pairs.name=nope"], None,
+     r"unknown pairs\.name 'nope'"),
+    ("pix2pix-scale", "experiments.pix2pix", "fresh", ["--config.pairs.scale=3"], None,
+     r"pairs\.scale=3"),
+    ("pix2pix-lambda", "experiments.pix2pix", "fresh", ["--config.loss.l1_weight=-1"], None,
+     r"loss\.l1_weight"),
     # data: missing (no network here) or damaged
     ("data-missing", CLS, "fresh", [], "no_data", r"fashion_mnist"),
     ("data-damaged", CLS, "fresh", [], "damaged", r"damaged.*dataset-fashion-mnist"),

@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genjax.data.pairs import input_channels
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.models.registry import model_class
@@ -88,3 +89,27 @@ def make_draw(config) -> nn.Module:
         height=height, width=width, num_steps=m.num_steps, lstm_size=m.lstm_size,
         latent_dim=m.latent_dim, attention=m.attention, read_size=m.read_size,
         write_size=m.write_size)
+
+
+def make_image_to_image(config) -> tuple[nn.Module, nn.Module | None]:
+    """G (inputs of the pair task's channels -> images) and D, or None when
+    `loss.adv_weight` is 0 (the L1-only baseline); shapes are checked by tracing."""
+    m, (height, width, channels) = config.model, DATASETS[config.data.name].shape
+    in_channels = input_channels(config.pairs.name, channels)
+    generator = model_class("image_to_image", m.name)(
+        out_channels=channels, width=m.width, dropout=m.dropout)
+    discriminator = None
+    if config.loss.adv_weight > 0:
+        discriminator = model_class("patch_discriminator", m.discriminator,
+                                    "model.discriminator")(width=m.d_width)
+    inputs = jnp.zeros((2, height, width, in_channels))
+    try:
+        outputs = jax.eval_shape(functools.partial(generator.init_with_output, train=False),
+                                 jax.random.PRNGKey(0), inputs)[0]
+        if discriminator is not None:
+            jax.eval_shape(functools.partial(discriminator.init, train=False),
+                           jax.random.PRNGKey(0), inputs, outputs)
+    except ValueError as err:
+        raise UserError(f"model {m.name!r} cannot be built for {config.data.name} "
+                        f"{(height, width, channels)}: {str(err).splitlines()[0]}") from None
+    return generator, discriminator

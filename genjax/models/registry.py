@@ -5,12 +5,14 @@ looks it up with a one-line `UserError` listing the choices. Adding a model is
 one entry here. A GAN entry is a (Generator, Discriminator) pair; class-conditional
 GANs take their generator by `model.name` and their discriminator by
 `model.conditioning` (projection: Miyato & Koyama 2018; acgan: Odena et al. 2017).
+Image-to-image tasks take their generator by `model.name` and their conditional
+discriminator by `model.discriminator` (pix2pix: Isola et al. 2017).
 """
 
 from __future__ import annotations
 
 from genjax.errors import UserError
-from genjax.models import cnn, conditional, dcgan, draw, resnet_gan, vae
+from genjax.models import cnn, conditional, dcgan, draw, pix2pix, resnet_gan, vae
 
 MODELS: dict[str, dict[str, object]] = {
     "classifier": {"cnn": cnn.CNN},
@@ -21,6 +23,8 @@ MODELS: dict[str, dict[str, object]] = {
                                   "acgan": conditional.ACGANDiscriminator},
     "vae": {"conv": vae.VAE},
     "draw": {"draw": draw.DRAW},
+    "image_to_image": {"unet": pix2pix.UNet},
+    "patch_discriminator": {"patchgan": pix2pix.PatchGAN},
 }
 
 

@@ -12,6 +12,7 @@ from genjax.errors import UserError
 from genjax.train.tasks.classifier import ClassifierTask
 from genjax.train.tasks.draw import DRAWTask
 from genjax.train.tasks.gan import GANTask
+from genjax.train.tasks.pix2pix import Pix2PixTask
 from genjax.train.tasks.protocols import (
     ClassSampler,
     ImageToImage,
@@ -27,6 +28,7 @@ TASKS: dict[str, type] = {
     "vae": VAETask,
     "gan": GANTask,
     "draw": DRAWTask,
+    "pix2pix": Pix2PixTask,
 }
 
 __all__ = ["TASKS", "ClassSampler", "ImageToImage", "LikelihoodBound", "Sampler", "Task",
