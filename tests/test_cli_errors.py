@@ -32,6 +32,7 @@ from genjax.data import offline
 from tests.conftest import ROOT
 
 LEGACY = ROOT / "tests" / "data" / "legacy"  # real tiny workdirs (classifier, gan, vae, ...)
+NEVER_WRITTEN = "/nonexistent/genjax-enhanced"  # an --output that no failing command creates
 CLS, GAN, VAE, DRAW = ("experiments.classifier", "experiments.dcgan", "experiments.vae",
                        "experiments.draw")
 
@@ -121,6 +122,19 @@ CASES = [
     ("losses-variant", "experiments.gan_losses", "fresh", ["--variants=nope"], None, r"nope"),
     ("losses-budget", "experiments.gan_losses", "fresh", ["--budget_seconds=-1"], None,
      r"budget"),
+    ("enhance-not-i2i", "experiments.enhance", "dcgan",
+     ["--input=tests/data", f"--output={NEVER_WRITTEN}"], None, r"not an image-to-image run"),
+    ("enhance-no-run", "experiments.enhance", "empty",
+     ["--input=tests/data", f"--output={NEVER_WRITTEN}"], None, r"has no config\.json"),
+    ("enhance-no-input", "experiments.enhance", "dcgan", [f"--output={NEVER_WRITTEN}"], None,
+     r"--input"),
+    ("enhance-eval-task", "experiments.enhance_eval", None, ["--task=nope"], None,
+     r"unknown task 'nope'"),
+    ("enhance-eval-not-i2i", "experiments.enhance_eval", None,
+     [f"--pix2pix={LEGACY / 'classifier'}", f"--output={NEVER_WRITTEN}"], None,
+     r"'classifier' run, not an image-to-image run"),
+    ("enhance-eval-examples", "experiments.enhance_eval", None, ["--num_examples=0"], None,
+     r"num_examples must be a positive integer"),
 ]
 
 

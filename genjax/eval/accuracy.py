@@ -47,3 +47,36 @@ def accuracy(model, variables, *, dataset: str, split: str = "test", image_range
                       for k in ("correct", "count"))
     return {"accuracy": float(correct.sum() / count.sum()), "count": int(count.sum()),
             "per_class": [float(x) for x in correct / np.maximum(count, 1)]}
+
+
+def images_accuracy(model, variables, images: np.ndarray, labels: np.ndarray, *,
+                    batch_size: int = 500, value_range: tuple[float, float] = (-1.0, 1.0)
+                    ) -> float:
+    """Top-1 accuracy of `model` on an image array with its true labels.
+
+    `images` (N, H, W, C) in `value_range` are mapped to [0, 1] and clipped (the
+    shipped classifier's range); batches are padded to `batch_size` (one compile)
+    and the padding is masked out of the count.
+    """
+    lo, hi = value_range
+    num_classes = int(model.num_classes)
+    sums_fn = _array_sums(model, num_classes)
+    correct = count = 0.0
+    for start in range(0, len(images), batch_size):
+        chunk = np.clip((np.asarray(images[start:start + batch_size], np.float32) - lo)
+                        / (hi - lo), 0.0, 1.0)
+        n = len(chunk)
+        pad = batch_size - n
+        batch = {"image": np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)]),
+                 "label": np.concatenate([np.asarray(labels[start:start + n], np.int32),
+                                          np.zeros(pad, np.int32)]),
+                 "mask": np.arange(batch_size) < n}
+        sums = jax.device_get(sums_fn(variables, batch))
+        correct += float(np.sum(sums["correct"]))
+        count += float(np.sum(sums["count"]))
+    return correct / count
+
+
+@functools.lru_cache(maxsize=4)
+def _array_sums(model, num_classes: int):
+    return jax.jit(functools.partial(class_sums, model=model, num_classes=num_classes))
