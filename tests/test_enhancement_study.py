@@ -91,6 +91,12 @@ def test_compare_methods_scores_every_method_on_the_same_pairs(run_dir, tmp_path
         rows["bicubic"])
     table = (tmp_path / "cmp.md").read_text()
     assert table == format_table(results) + "\n"
+    # The grid: a row per example (8), columns input | bicubic | nearest | pix2pix | target,
+    # 28-px tiles with a 2-px border; its first tile is the degraded input of example 0.
+    assert results["grid_columns"] == ["input", "bicubic", "nearest", "pix2pix", "target"]
+    grid = np.asarray(Image.open(tmp_path / "cmp.png"))
+    assert grid.shape == (8 * 30 + 2, 5 * 30 + 2)
+    np.testing.assert_allclose(grid[2:30, 2:30] / 255, hand[0, ..., 0], atol=0.5 / 255 + 1e-6)
     assert all(f"| {name} | " in table for name in rows)
     # The run's own last evaluation (the same 48 eval pairs, the same G) is reproduced.
     logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

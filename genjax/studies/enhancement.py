@@ -18,7 +18,10 @@ are, by mean PSNR), and each trained run. `seconds` is the wall time to produce
 a method's outputs (a trained run's includes compiling its translation; a
 classical filter's excludes its tuning, recorded as `tune_seconds`). `task` is a
 name of `TASKS` (the pairs of experiments/configs/pix2pix_<name>.py) or a config
-with data.{name, train_split, eval_split} and pairs.*.
+with data.{name, train_split, eval_split} and pairs.*. With `output`, the record
+goes to <output>.json, the table to <output>.md and a grid of the first
+`GRID_EXAMPLES` pairs to <output>.png (a row per example: input | each method
+except the identity | target).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from genjax.data import pairs
 from genjax.errors import UserError
 from genjax.eval import accuracy, enhancement
 from genjax.eval import classical as classical_lib
+from genjax.eval import images as image_io
 from genjax.eval import metrics as eval_metrics
 from genjax.models import pretrained
 from genjax.studies.enhance import image_to_image_config, translate_all
@@ -49,6 +53,7 @@ TASKS = {  # name -> (pairs.name, its options): experiments/configs/pix2pix_<nam
     "denoise_sp": ("denoise_salt_pepper", {"fraction": 0.1}), "edges": ("edges", {}),
 }
 TUNE_EXAMPLES = 500  # the first train pairs that choose a filter parameter
+GRID_EXAMPLES = 8  # rows of <output>.png: input | each method | target
 COLUMNS = {"psnr": ("PSNR (dB)", ".2f"), "ssim": ("SSIM", ".4f"),
            "classifier_fd": ("classifier FD", ".2f"), "accuracy": ("accuracy", ".4f"),
            "seconds": ("seconds", ".2f")}
@@ -137,7 +142,10 @@ def compare_methods(task, *, workdirs: Mapping[str, str | Path] | None = None,
     classifier = (model, variables)
     channels = data.DATASETS[spec["dataset"]].shape[2]
 
-    def score(outputs):
+    shown = {}  # method -> its first GRID_EXAMPLES outputs, for the comparison grid
+
+    def score(outputs, name):
+        shown[name] = np.asarray(outputs[:GRID_EXAMPLES])
         return _scores(outputs, test["target"], labels, spec, metrics, classifier,
                        min(batch_size, n))
 
@@ -151,7 +159,7 @@ def compare_methods(task, *, workdirs: Mapping[str, str | Path] | None = None,
         start = time.perf_counter()
         outputs = test["input"][..., :channels]
         rows["identity"] = {"kind": "identity", "seconds": time.perf_counter() - start,
-                            **score(outputs)}
+                            **score(outputs, "identity")}
     baselines = classical_lib.baselines(spec["pairs"], spec["options"]) if classical else {}
     unit_inputs = (test["input"] + 1) / 2
     train = _tuned_train_pairs(spec) if any(m.parameter for m in baselines.values()) else None
@@ -166,18 +174,26 @@ def compare_methods(task, *, workdirs: Mapping[str, str | Path] | None = None,
                 tune_examples=len(train[0]))
         start = time.perf_counter()
         outputs = 2 * method.apply(unit_inputs, *value) - 1
-        rows[name] = {**row, "seconds": time.perf_counter() - start, **score(outputs)}
+        rows[name] = {**row, "seconds": time.perf_counter() - start, **score(outputs, name)}
     for name, workdir in workdirs.items():
         run = load_run(workdir, config=configs[name])
         start = time.perf_counter()
         outputs = translate_all(run.task, run.state, test["input"], min(batch_size, n))
         rows[name] = {"kind": "trained", "workdir": str(workdir), "step": run.step,
-                      "seconds": time.perf_counter() - start, **score(outputs)}
+                      "seconds": time.perf_counter() - start, **score(outputs, name)}
     if output:
         output = Path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.with_suffix(".json").write_text(json.dumps(results, indent=2))
         output.with_suffix(".md").write_text(format_table(results) + "\n")
+        columns = [test["input"][:GRID_EXAMPLES, ..., :channels],
+                   *(v for k, v in shown.items() if k != "identity"),
+                   test["target"][:GRID_EXAMPLES]]
+        tiles = np.stack(columns, axis=1)  # (examples, columns, H, W, C): a row per example
+        image_io.save_grid(tiles.reshape(-1, *tiles.shape[2:]), output.with_suffix(".png"),
+                         ncol=len(columns))
+        results["grid_columns"] = ["input", *(k for k in shown if k != "identity"), "target"]
+        output.with_suffix(".json").write_text(json.dumps(results, indent=2))
     return results
 
 
