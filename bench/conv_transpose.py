@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bench.timing import cpu_model
 from genjax.models.layers import ConvTranspose
 
 LAYERS = {  # name -> (input shape, output features)
@@ -27,15 +28,6 @@ LAYERS = {  # name -> (input shape, output features)
     "14x14x64->28x28x1": ((128, 14, 14, 64), 1),
 }
 IMPLEMENTATIONS = {"flax nn.ConvTranspose": nn.ConvTranspose, "genjax ConvTranspose": ConvTranspose}
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or "unknown CPU"
 
 
 def median_seconds(fn, args, repeats: int) -> float:

@@ -13,29 +13,13 @@ batch_size / median step time; the mean is printed too.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import time
 
 import jax
-import numpy as np
 
+from bench.jax_step import count, jitted_task_step, time_task_step
+from bench.timing import machine, report
 from experiments.configs import dcgan
-from genjax import parallel
 from genjax.train.tasks.gan import GANTask
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or "unknown CPU"
-
-
-def count(tree) -> int:
-    return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
 
 
 def main():
@@ -46,39 +30,14 @@ def main():
 
     config = dcgan.get_config()
     config.batch_size = args.batch_size
-    task = GANTask(config)
-    mesh = parallel.make_mesh()
-    replicated, batch_sharded = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-    step = jax.jit(task.train_step, in_shardings=(replicated, batch_sharded),
-                   out_shardings=(replicated, replicated), donate_argnums=0)
-    state = parallel.replicate(task.init_state(jax.random.PRNGKey(0)), mesh)
-    iterator = task.train_batches(0)
-    batches = [parallel.shard_batch(next(iterator), mesh) for _ in range(args.steps + 1)]
+    step, state, batches = jitted_task_step(GANTask(config), args.steps + 1)
+    timed = time_task_step(step, state, batches)
+    state, metrics = timed["result"]
 
-    load_before = os.getloadavg()
-    start = time.perf_counter()
-    state, metrics = step(state, batches[0])
-    jax.block_until_ready(metrics)
-    compile_s = time.perf_counter() - start
-    times = []
-    for batch in batches[1:]:
-        start = time.perf_counter()
-        state, metrics = step(state, batch)
-        jax.block_until_ready(metrics)
-        times.append(time.perf_counter() - start)
-    load_after = os.getloadavg()
-
-    median, mean = float(np.median(times)), float(np.mean(times))
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.machine()}; "
-          f"jax {jax.__version__}, devices {jax.devices()}")
+    print(machine(f"jax {jax.__version__}, devices {jax.devices()}"))
     print(f"model: G {count(state.g.params) / 1e6:.2f}M + D {count(state.d.params) / 1e6:.2f}M "
           f"parameters; batch {args.batch_size}; {args.steps} timed steps")
-    print(f"1-min load average before/after: {load_before[0]:.1f} / {load_after[0]:.1f}")
-    print(f"first call (trace + compile + run): {compile_s:.1f} s")
-    print(f"step: median {median * 1e3:.0f} ms, mean {mean * 1e3:.0f} ms, "
-          f"min {min(times) * 1e3:.0f} ms")
-    print(f"throughput: {args.batch_size / median:.0f} images/s (median), "
-          f"{args.batch_size / min(times):.0f} images/s (fastest step)")
+    report(timed, batch_size=args.batch_size, first_label="trace + compile + run")
     print(f"last metrics: d_loss {float(metrics['d_loss']):.3f}, "
           f"g_loss {float(metrics['g_loss']):.3f}")
 

@@ -21,13 +21,8 @@ import types
 import jax
 import numpy as np
 
+from bench.timing import cpu_model
 from genjax.eval import fid, inception
-
-
-def _cpu_model() -> str:
-    with open("/proc/cpuinfo") as f:
-        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    return f"{names[0]} x{len(names)}" if names else platform.processor()
 
 
 def _time_batches(run, batches) -> list[float]:
@@ -54,7 +49,7 @@ def main():
     warmup = rng.random(batches[0].shape).astype(np.float32)
 
     print(f"command: {' '.join(sys.orig_argv)}  (from the repository root)")
-    print(f"machine: {_cpu_model()}; {os.cpu_count()} cores visible; "
+    print(f"machine: {cpu_model()} x{os.cpu_count()}; {os.cpu_count()} cores visible; "
           f"load average before {os.getloadavg()[0]:.2f}")
     print(f"python {platform.python_version()}, jax {jax.__version__} ({jax.default_backend()}), "
           f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")

@@ -17,28 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import time
 
 import jax
-import numpy as np
 
+from bench.jax_step import count, jitted_task_step, time_task_step
+from bench.timing import machine, report
 from experiments.configs import pix2pix_sr4
-from genjax import parallel
 from genjax.train.tasks.pix2pix import Pix2PixTask
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or "unknown CPU"
-
-
-def count(tree) -> int:
-    return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
 
 
 def main():
@@ -49,42 +34,17 @@ def main():
 
     config = pix2pix_sr4.get_config()
     config.batch_size = args.batch_size
-    task = Pix2PixTask(config)
-    mesh = parallel.make_mesh()
-    replicated, batch_sharded = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-    step = jax.jit(task.train_step, in_shardings=(replicated, batch_sharded),
-                   out_shardings=(replicated, replicated), donate_argnums=0)
-    state = parallel.replicate(task.init_state(jax.random.PRNGKey(0)), mesh)
+    step, state, batches = jitted_task_step(Pix2PixTask(config), args.steps + 1)
     g_params, d_params = count(state.g.params), count(state.d.params)
-    iterator = task.train_batches(0)
-    batches = [parallel.shard_batch(next(iterator), mesh) for _ in range(args.steps + 1)]
     shapes = {k: tuple(v.shape) for k, v in batches[0].items()}
+    timed = time_task_step(step, state, batches)
+    metrics = timed["result"][1]
 
-    load_before = os.getloadavg()
-    start = time.perf_counter()
-    state, metrics = step(state, batches[0])
-    jax.block_until_ready(metrics)
-    compile_s = time.perf_counter() - start
-    times = []
-    for batch in batches[1:]:
-        start = time.perf_counter()
-        state, metrics = step(state, batch)
-        jax.block_until_ready(metrics)
-        times.append(time.perf_counter() - start)
-    load_after = os.getloadavg()
-
-    median, mean = float(np.median(times)), float(np.mean(times))
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.machine()}; "
-          f"jax {jax.__version__}, devices {jax.devices()}; "
-          f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r}")
+    print(machine(f"jax {jax.__version__}, devices {jax.devices()}; "
+                  f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r}"))
     print(f"model: G {g_params:,} + D {d_params:,} parameters; batch {shapes}; "
           f"{args.steps} timed steps; real Fashion-MNIST pairs")
-    print(f"1-min load average before/after: {load_before[0]:.1f} / {load_after[0]:.1f}")
-    print(f"first call (trace + compile + run): {compile_s:.1f} s")
-    print(f"step: median {median * 1e3:.0f} ms, mean {mean * 1e3:.0f} ms, "
-          f"min {min(times) * 1e3:.0f} ms")
-    print(f"throughput: {args.batch_size / median:.0f} images/s (median), "
-          f"{args.batch_size / min(times):.0f} images/s (fastest step)")
+    report(timed, batch_size=args.batch_size, first_label="trace + compile + run")
     print(f"last metrics: d_loss {float(metrics['d_loss']):.3f}, "
           f"g_loss {float(metrics['g_loss']):.3f}, l1 {float(metrics['l1']):.3f}")
 

@@ -36,7 +36,7 @@ The batch has the genjax batch's shape and value range: inputs (N, 1, 28, 28),
 [-1, 1]. The images are uniform random pixels, not Fashion-MNIST (the work of
 a dense convolution does not depend on the values); they are made before timing.
 
-    .venv/bin/python bench/pix2pix_step_torch.py [--steps 30] [--batch-size 64]
+    PYTHONPATH=. .venv/bin/python bench/pix2pix_step_torch.py [--steps 30] [--batch-size 64]
         [--channels-last] [--g-passes {1,2}] [--threads 2]
 """
 
@@ -44,13 +44,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from bench.timing import machine, report, time_steps
 
 WIDTH = 64
 DROPOUT = 0.5
@@ -160,15 +159,6 @@ def train_step(g, d, g_opt, d_opt, batch, g_passes: int) -> dict:
     return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "l1": l1.detach()}
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or "unknown CPU"
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=30)
@@ -195,30 +185,16 @@ def main():
                for _ in range(args.steps + 1)]
     shapes = {k: tuple(v.shape) for k, v in batches[0].items()}
 
-    load_before = os.getloadavg()
-    start = time.perf_counter()
-    metrics = train_step(g, d, g_opt, d_opt, batches[0], args.g_passes)
-    first_s = time.perf_counter() - start
-    times = []
-    for batch in batches[1:]:
-        start = time.perf_counter()
-        metrics = train_step(g, d, g_opt, d_opt, batch, args.g_passes)
-        times.append(time.perf_counter() - start)
-    load_after = os.getloadavg()
+    timed = time_steps(lambda batch: train_step(g, d, g_opt, d_opt, batch, args.g_passes),
+                       batches)
+    metrics = timed["result"]
 
-    median, mean = statistics.median(times), statistics.fmean(times)
     layout = "channels_last" if args.channels_last else "contiguous (NCHW)"
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.machine()}; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, eager, {layout}; "
-          f"LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r}")
+    print(machine(f"torch {torch.__version__}, {torch.get_num_threads()} threads, eager, "
+                  f"{layout}; LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r}"))
     print(f"model: G {count(g):,} + D {count(d):,} parameters; batch {shapes}; "
           f"{args.steps} timed steps; random pixels; G passes per step {args.g_passes}")
-    print(f"1-min load average before/after: {load_before[0]:.1f} / {load_after[0]:.1f}")
-    print(f"first call (eager, nothing compiled): {first_s:.1f} s")
-    print(f"step: median {median * 1e3:.0f} ms, mean {mean * 1e3:.0f} ms, "
-          f"min {min(times) * 1e3:.0f} ms")
-    print(f"throughput: {args.batch_size / median:.0f} images/s (median), "
-          f"{args.batch_size / min(times):.0f} images/s (fastest step)")
+    report(timed, batch_size=args.batch_size, first_label="eager, nothing compiled")
     print(f"last metrics: d_loss {float(metrics['d_loss']):.3f}, "
           f"g_loss {float(metrics['g_loss']):.3f}, l1 {float(metrics['l1']):.3f}")
 
