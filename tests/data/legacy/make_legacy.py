@@ -224,6 +224,10 @@ def main() -> None:
         for entry in workdir.iterdir():
             if entry.name not in ("config.json", "checkpoints"):
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        # orbax's commit_success.txt records the absolute path of this machine; a local
+        # restore does not read it, so the committed copy leaves it out.
+        for marker in workdir.rglob("commit_success.txt"):
+            marker.unlink()
         config, task, state, step, seconds = reopen(workdir)
         metrics, values = expected_values(name, task, state)
         record["runs"][name] = {"task": config.task, "step": int(step),
