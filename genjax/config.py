@@ -10,6 +10,7 @@ or written.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from genjax.errors import UserError
 
@@ -39,6 +40,32 @@ def positive_ints(value, name: str) -> tuple[int, ...]:
     return values
 
 
+CONFIG_FILE = "config.json"  # in every workdir: the config it was trained with
+
+
+def save_config(workdir: str | Path, config) -> Path:
+    """Write `config` as `<workdir>/config.json`."""
+    path = Path(workdir) / CONFIG_FILE
+    path.write_text(config_to_json(config))
+    return path
+
+
+def read_saved_config(workdir: str | Path) -> dict:
+    """The config a workdir was trained with, as a dict; a `UserError` when it is missing
+    or unreadable."""
+    path = Path(workdir) / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{workdir} has no {CONFIG_FILE}: not a genjax training workdir")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path} is not valid JSON ({err.msg}, line {err.lineno}); "
+                        "it was damaged or edited by hand") from None
+    except OSError as err:
+        raise UserError(f"{path} cannot be read ({type(err).__name__}); check its "
+                        "permissions") from None
+
+
 def config_to_json(config) -> str:
     """The resolved config as indented JSON (tuples become lists)."""
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
@@ -56,6 +83,12 @@ def set_fields(config, **fields):
             node = node[parent]
         node[leaf] = value
     return config
+
+
+def saved_form(config) -> dict:
+    """`config` as `save_config` writes it and `read_saved_config` reads it back (plain
+    JSON types: tuples become lists), so a live config compares with a saved one."""
+    return json.loads(config_to_json(config))
 
 
 def with_fields(config, **fields):

@@ -43,7 +43,7 @@ import jax
 import numpy as np
 
 from genjax import data
-from genjax.config import check_common, config_to_json, with_fields
+from genjax.config import check_common, saved_form, with_fields
 from genjax.errors import UserError
 from genjax.io.writers import read_jsonl
 from genjax.studies.augmentation_report import cell_name, markdown_table, plot, summary
@@ -219,8 +219,8 @@ def augmentation_study(workdir, *, fractions, seeds, conditions, gan_config, cla
     fractions, seeds, conditions = check_lists(fractions, seeds, conditions)
     settings = {"gan_steps": gan_steps, "classifier_steps": classifier_steps,
                 "generated_per_class": generated_per_class, "diffaug_policy": DIFFAUG_POLICY,
-                "gan_config": json.loads(config_to_json(gan_config)),
-                "classifier_config": json.loads(config_to_json(classifier_config))}
+                "gan_config": saved_form(gan_config),
+                "classifier_config": saved_form(classifier_config)}
     workdir = Path(workdir)
     results_path = workdir / "results.json"
     results = (json.loads(results_path.read_text()) if results_path.is_file()

@@ -41,7 +41,7 @@ import numpy as np
 from tqdm import tqdm
 
 from genjax import parallel
-from genjax.config import check_common, config_to_json
+from genjax.config import check_common, save_config
 from genjax.errors import NonFiniteError
 from genjax.io import checkpoint, writers
 from genjax.train import preflight
@@ -109,7 +109,7 @@ def fit(config, workdir: str | Path):
     preflight.check_resume(workdir, config)
     preflight.check_data(config)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(config_to_json(config))
+    save_config(workdir, config)
 
     state = task.init_state(jax.random.PRNGKey(config.seed))
     manager = checkpoint.make_manager(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)

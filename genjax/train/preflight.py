@@ -15,18 +15,16 @@ In order, each a one-line `UserError`:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
 from genjax import data
-from genjax.config import config_to_json
+from genjax.config import CONFIG_FILE, read_saved_config, saved_form
 from genjax.errors import UserError
 
 RESUMABLE = ("num_train_steps", "max_train_seconds", "log_every", "eval_every",
              "checkpoint_every", "keep_checkpoints")
-CONFIG_FILE = "config.json"
 
 
 def check_workdir(workdir: Path) -> None:
@@ -62,23 +60,17 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 def config_changes(saved: dict, config) -> dict[str, tuple]:
     """{field: (saved value, new value)} of the fields that differ. A field the saved
     config lacks (added to genjax after that run) is not a difference."""
-    old, new = _flatten(saved), _flatten(json.loads(config_to_json(config)))
-    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
-            if k in old and old.get(k) != new.get(k)}
+    old, new = _flatten(saved), _flatten(saved_form(config))
+    return {k: (value, new.get(k)) for k, value in sorted(old.items()) if new.get(k) != value}
 
 
 def check_resume(workdir: Path, config) -> None:
     """Refuse a config that differs from the one the workdir's checkpoints were made with."""
-    path = workdir / CONFIG_FILE
     checkpoints = workdir / "checkpoints"
-    if not path.is_file() or not (checkpoints.is_dir() and any(checkpoints.iterdir())):
+    if not (workdir / CONFIG_FILE).is_file() or not (
+            checkpoints.is_dir() and any(checkpoints.iterdir())):
         return  # nothing to resume: a fresh start writes its own config
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"{path} cannot be read ({type(err).__name__}); the workdir holds "
-                        "checkpoints of an unknown config: give another --workdir") from None
-    changes = config_changes(saved, config)
+    changes = config_changes(read_saved_config(workdir), config)
     refused = {k: v for k, v in changes.items() if k not in RESUMABLE}
     if refused:
         shown = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in refused.items())

@@ -9,18 +9,16 @@ studies all start here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import ml_collections
 
+from genjax.config import read_saved_config
 from genjax.errors import UserError
 from genjax.io import checkpoint
 from genjax.train.tasks import Task, make_task
-
-CONFIG_FILE = "config.json"
 
 
 class Run(NamedTuple):
@@ -34,14 +32,7 @@ class Run(NamedTuple):
 
 def read_config(workdir: str | Path) -> ml_collections.ConfigDict:
     """The config a workdir was trained with (its `config.json`)."""
-    path = Path(workdir) / CONFIG_FILE
-    if not path.is_file():
-        raise UserError(f"{workdir} has no {CONFIG_FILE}: not a genjax training workdir")
-    try:
-        return ml_collections.ConfigDict(json.loads(path.read_text()))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path} is not valid JSON ({err.msg}, line {err.lineno}); "
-                        "it was damaged or edited by hand") from None
+    return ml_collections.ConfigDict(read_saved_config(workdir))
 
 
 def load_run(workdir: str | Path, step: int | None = None, *, config=None) -> Run:
