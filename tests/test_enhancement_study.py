@@ -17,6 +17,7 @@ from genjax import data
 from genjax.data import pairs
 from genjax.errors import UserError
 from genjax.eval import classical
+from genjax.eval import metrics as eval_metrics
 from genjax.studies import enhance
 from genjax.studies.enhancement import TASKS, compare_methods, format_table
 from genjax.train.loop import fit
@@ -109,6 +110,25 @@ def test_compare_methods_scores_every_method_on_the_same_pairs(run_dir, tmp_path
         compare_methods("sr2", workdirs={"pix2pix": run_dir}, num_examples=N)
     with pytest.raises(UserError, match="unknown or no metrics"):
         compare_methods("sr4", metrics=("bogus",))
+
+
+def test_fid_is_opt_in_per_method_matches_evaluate_and_is_cached():
+    n = 8
+    with pytest.raises(UserError, match=r"fid names \['bicubic'\], which are not methods"):
+        compare_methods("sr4", classical=False, num_examples=n, fid=("bicubic",))
+    rows = compare_methods("sr4", num_examples=n, batch_size=n, metrics=("psnr",),
+                           fid=("identity",))["methods"]
+    assert "fid" in rows["identity"] and "fid" not in rows["bicubic"]
+    images = data.load_split("fashion_mnist", "test")[0]
+    outputs = pairs.eval_pairs("super_resolution", images, {"scale": 4}, n)["input"]
+    net = eval_metrics.feature_net("inception")
+    key = eval_metrics.array_key("fashion_mnist-test-outputs", outputs)
+    cached = np.load(eval_metrics._cache_path(key, net))
+    fresh = eval_metrics.features(outputs, net, num_samples=n, batch_size=n)
+    np.testing.assert_allclose(cached, fresh, rtol=1e-4, atol=1e-4)
+    expected = eval_metrics.evaluate(outputs, dataset="fashion_mnist", num_samples=n,
+                                     metrics=("fid",), batch_size=n)["fid"]
+    assert rows["identity"]["fid"] == pytest.approx(expected, rel=1e-3) and expected > 0
 
 
 def _enhance(workdir, source, output):

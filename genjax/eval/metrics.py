@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import logging
 import os
 import re
@@ -165,10 +166,12 @@ def cached_split_prefix(dataset: str, split: str, net: FeatureNet, *, covering: 
 
 
 def cached_features(key: str, images: np.ndarray, net: FeatureNet, *, batch_size: int = 100,
-                    what: str = "") -> np.ndarray:
-    """`net`'s features of uint8 `images`, cached under reference/<key>-<net>-<digest>.
+                    what: str = "", value_range: tuple[float, float] = (0.0, 255.0)
+                    ) -> np.ndarray:
+    """`net`'s features of `images` (uint8 by default), cached under reference/<key>-<net>-<digest>.
 
-    `key` must name the images exactly (dataset, split, selection, count).
+    `key` must name the images exactly (dataset, split, selection, count, or a digest
+    of their bytes: see `array_key`).
     """
     path = _cache_path(key, net)
     if path.is_file():
@@ -178,12 +181,19 @@ def cached_features(key: str, images: np.ndarray, net: FeatureNet, *, batch_size
             logging.warning("reference features %s are unreadable; computing them again", path)
     logging.info("computing %s features of %s (cached in %s)", net.name, what or key, path)
     feats = features(images, net, num_samples=len(images), batch_size=batch_size,
-                     value_range=(0.0, 255.0))
+                     value_range=value_range)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(partial, feats)
     os.replace(partial, path)
     return feats
+
+
+def array_key(prefix: str, images: np.ndarray) -> str:
+    """A cache key naming an array by its shape, dtype and a SHA-256 of its bytes."""
+    images = np.ascontiguousarray(images)
+    digest = hashlib.sha256(images.tobytes()).hexdigest()[:16]
+    return f"{prefix}-{len(images)}-{images.dtype}-{digest}"
 
 
 def compare_features(real: np.ndarray, fake: np.ndarray, *, prefix: str = "",

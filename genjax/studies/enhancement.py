@@ -9,7 +9,12 @@ method sees the same inputs) and scores each method's outputs:
   shipped Fashion-MNIST classifier's features of the outputs and of the same real
   test images (genjax.eval.metrics, the real features cached on disk);
 - accuracy: that classifier's top-1 accuracy on the outputs with the true labels
-  (`real_accuracy` in the record: on the clean targets).
+  (`real_accuracy` in the record: on the clean targets);
+- fid, only for the methods named in `fid`: FID (genjax.eval.metrics, the TF FID
+  Inception network) of the outputs against the same real test images. An Inception
+  pass over 10,000 images takes about 20 minutes on a 2-vCPU CPU, so it is opt-in
+  per method; the real images' features and each method's (keyed by a digest of its
+  output bytes) are cached on disk, so a rerun does not pay for them again.
 
 Methods: `identity` (the degraded input itself; not for edges, whose input is
 no image), the classical baselines of genjax.eval.classical (each one-parameter
@@ -45,6 +50,7 @@ from genjax.studies.enhance import image_to_image_config, translate_all
 from genjax.train.runs import load_run
 
 METRICS = ("psnr", "ssim", "classifier_fd", "accuracy")
+FID_BATCH = 100  # images per Inception batch (299x299 inputs)
 TASKS = {  # name -> (pairs.name, its options): experiments/configs/pix2pix_<name>.py
     "sr2": ("super_resolution", {"scale": 2}), "sr4": ("super_resolution", {"scale": 4}),
     "inpaint_centre": ("inpaint_centre", {"mask_size": 14}),
@@ -55,7 +61,8 @@ TASKS = {  # name -> (pairs.name, its options): experiments/configs/pix2pix_<nam
 TUNE_EXAMPLES = 500  # the first train pairs that choose a filter parameter
 GRID_EXAMPLES = 8  # rows of <output>.png: input | each method | target
 COLUMNS = {"psnr": ("PSNR (dB)", ".2f"), "ssim": ("SSIM", ".4f"),
-           "classifier_fd": ("classifier FD", ".2f"), "accuracy": ("accuracy", ".4f"),
+           "classifier_fd": ("classifier FD", ".2f"), "fid": ("FID", ".2f"),
+           "accuracy": ("accuracy", ".4f"),
            "seconds": ("seconds", ".2f")}
 
 
@@ -102,6 +109,17 @@ def _scores(outputs, targets, labels, spec, metrics, classifier, batch_size) -> 
     return out
 
 
+def _fid(outputs, spec) -> float:
+    """FID of outputs in [-1, 1] against the same number of real split images, both cached."""
+    net = eval_metrics.feature_net("inception")
+    real = eval_metrics.reference_features(spec["dataset"], spec["split"], net,
+                                           num_samples=len(outputs), batch_size=FID_BATCH)
+    fake = eval_metrics.cached_features(
+        eval_metrics.array_key(f"{spec['dataset']}-{spec['split']}-outputs", outputs), outputs,
+        net, batch_size=FID_BATCH, what=f"{len(outputs)} outputs", value_range=(-1.0, 1.0))
+    return eval_metrics.compare_features(real, fake, with_kid=False, with_prdc=False)["fd"]
+
+
 def _tuned_train_pairs(spec: dict) -> tuple[np.ndarray, np.ndarray]:
     images, _ = data.load_split(spec["dataset"], spec["train_split"])
     train = pairs.eval_pairs(spec["pairs"], images, spec["options"],
@@ -112,7 +130,7 @@ def _tuned_train_pairs(spec: dict) -> tuple[np.ndarray, np.ndarray]:
 def compare_methods(task, *, workdirs: Mapping[str, str | Path] | None = None,
                     classical: bool = True, num_examples: int | None = None,
                     batch_size: int = 500, metrics: Sequence[str] = METRICS,
-                    output: str | Path | None = None) -> dict:
+                    fid: Sequence[str] = (), output: str | Path | None = None) -> dict:
     """Score every method on the same test pairs (see the module docstring).
 
     Writes the record to `output` with suffix .json and the table with suffix .md.
@@ -128,6 +146,11 @@ def compare_methods(task, *, workdirs: Mapping[str, str | Path] | None = None,
     if "accuracy" in metrics and spec["dataset"] != "fashion_mnist":
         raise UserError(f"accuracy uses the shipped Fashion-MNIST classifier; {spec['dataset']} "
                         "has other classes (drop it from metrics)")
+    baselines = classical_lib.baselines(spec["pairs"], spec["options"]) if classical else {}
+    methods = [*([] if spec["pairs"] == "edges" else ["identity"]), *baselines, *workdirs]
+    if set(fid) - set(methods):
+        raise UserError(f"fid names {sorted(set(fid) - set(methods))}, which are not methods "
+                        f"of this comparison; choose from {methods}")
     configs = {method: _check_workdir(wd, spec) for method, wd in workdirs.items()}
     n = num_examples or data.num_examples(spec["dataset"], spec["split"])
     eval_metrics.check_request(dataset=spec["dataset"], split=spec["split"], num_samples=n,
@@ -146,8 +169,9 @@ def compare_methods(task, *, workdirs: Mapping[str, str | Path] | None = None,
 
     def score(outputs, name):
         shown[name] = np.asarray(outputs[:GRID_EXAMPLES])
-        return _scores(outputs, test["target"], labels, spec, metrics, classifier,
-                       min(batch_size, n))
+        scores = _scores(outputs, test["target"], labels, spec, metrics, classifier,
+                         min(batch_size, n))
+        return {**scores, "fid": _fid(outputs, spec)} if name in fid else scores
 
     results = {"task": task if isinstance(task, str) else spec["pairs"], **spec,
                "num_examples": n, "real_accuracy": (
@@ -160,7 +184,6 @@ def compare_methods(task, *, workdirs: Mapping[str, str | Path] | None = None,
         outputs = test["input"][..., :channels]
         rows["identity"] = {"kind": "identity", "seconds": time.perf_counter() - start,
                             **score(outputs, "identity")}
-    baselines = classical_lib.baselines(spec["pairs"], spec["options"]) if classical else {}
     unit_inputs = (test["input"] + 1) / 2
     train = _tuned_train_pairs(spec) if any(m.parameter for m in baselines.values()) else None
     for name, method in baselines.items():
