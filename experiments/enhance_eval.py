@@ -6,7 +6,8 @@ python -m experiments.enhance_eval --task=sr4 --pix2pix=runs/sr4 --unet=runs/l1_
 Tasks: sr2, sr4, inpaint_centre, inpaint_box, denoise, denoise_sp, edges (the pairs of
 experiments/configs/pix2pix_<task>.py). Prints a markdown table (PSNR, SSIM, classifier
 FD, accuracy, wall time per method; FID for the methods named by --fid=pix2pix,unet) and
-writes it to <output>.md and the record to <output>.json; see genjax/studies/enhancement.py for what each metric compares.
+writes it to <output>.md and the record to <output>.json; see genjax/studies/enhancement.py
+for what each metric compares.
 """
 
 from absl import flags
