@@ -18,6 +18,14 @@ POSITIVE_INTS = ("num_train_steps", "batch_size", "eval_batch_size", "log_every"
                  "eval_every", "checkpoint_every", "keep_checkpoints")
 
 
+def check_int(value, name: str, minimum: int = 1, note: str = "") -> int:
+    """`value` if it is an int (not a bool) >= `minimum`, else a `UserError` naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise UserError(f"{name} must be {wanted}{note}, got {value!r}")
+    return value
+
+
 def check_common(config) -> None:
     if not isinstance(config.seed, int) or isinstance(config.seed, bool) or config.seed < 0:
         raise UserError(f"seed must be an integer >= 0, got {config.seed!r}")

@@ -77,6 +77,27 @@ def images_accuracy(model, variables, images: np.ndarray, labels: np.ndarray, *,
     return correct / count
 
 
+def predicted_classes(model, variables, images: np.ndarray, *, batch_size: int = 500,
+                      value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """The classifier's argmax class (N,) for each image, mapped and padded as above."""
+    lo, hi = value_range
+    predict = _predict(model)
+    out = []
+    for start in range(0, len(images), batch_size):
+        chunk = np.clip((np.asarray(images[start:start + batch_size], np.float32) - lo)
+                        / (hi - lo), 0.0, 1.0)
+        padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk), *chunk.shape[1:]),
+                                                 np.float32)])
+        out.append(np.asarray(predict(variables, padded))[:len(chunk)])
+    return np.concatenate(out)
+
+
+@functools.lru_cache(maxsize=4)
+def _predict(model):
+    return jax.jit(lambda variables, images: jnp.argmax(
+        model.apply(variables, images, train=False), -1))
+
+
 @functools.lru_cache(maxsize=4)
 def _array_sums(model, num_classes: int):
     return jax.jit(functools.partial(class_sums, model=model, num_classes=num_classes))

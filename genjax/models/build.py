@@ -113,3 +113,24 @@ def make_image_to_image(config) -> tuple[nn.Module, nn.Module | None]:
         raise UserError(f"model {m.name!r} cannot be built for {config.data.name} "
                         f"{(height, width, channels)}: {str(err).splitlines()[0]}") from None
     return generator, discriminator
+
+
+def make_cyclegan(config) -> tuple[nn.Module, nn.Module]:
+    """One generator module (used for G: A -> B and F: B -> A) and one unconditional
+    PatchGAN module (D_A and D_B); shapes are checked by tracing."""
+    m, shape = config.model, DATASETS[config.data.name].shape
+    cls = model_class("cyclegan_generator", m.name)
+    extra = {"blocks": m.blocks} if m.name == "resnet" else {"dropout": m.dropout}
+    generator = cls(out_channels=shape[2], width=m.width, **extra)
+    discriminator = model_class("patch_discriminator", m.discriminator, "model.discriminator")(
+        width=m.d_width, norm=m.d_norm)
+    images = jnp.zeros((2, *shape))
+    try:
+        outputs = jax.eval_shape(functools.partial(generator.init_with_output, train=False),
+                                 jax.random.PRNGKey(0), images)[0]
+        jax.eval_shape(functools.partial(discriminator.init, train=False),
+                       jax.random.PRNGKey(0), outputs)
+    except ValueError as err:
+        raise UserError(f"model {m.name!r} cannot be built for {config.data.name} "
+                        f"{shape}: {str(err).splitlines()[0]}") from None
+    return generator, discriminator

@@ -46,6 +46,7 @@ Array = jax.Array
 PIX2PIX_INIT = normal_init(0.02)  # Isola et al. 2017, Appendix 6
 KERNEL = 4
 PADDING = ((1, 1), (1, 1))
+NORMS = ("batch", "instance")
 
 
 def _batch_norm(train: bool) -> nn.BatchNorm:
@@ -98,28 +99,35 @@ class UNet(nn.Module):
 
 
 class PatchGAN(nn.Module):
-    """(inputs (N, H, W, C_in), outputs (N, H, W, C_out)) -> patch logits (N, h, w).
+    """(images (N, H, W, C_i), ...) -> patch logits (N, h, w), the images concatenated.
 
-    `strides` are those of the 4x4 convolutions; the last one outputs the logits.
-    With BatchNorm in train mode a logit depends on the whole batch; in eval mode
-    (`train=False`) it depends on its receptive field only.
+    pix2pix's D sees two, (inputs, outputs); CycleGAN's (genjax/models/cyclegan.py)
+    one image. `strides` are those of the 4x4 convolutions; the last one outputs
+    the logits. `norm` is "batch" (pix2pix) or "instance" (CycleGAN, Zhu et al.
+    2017, Section 4). With BatchNorm in train mode a logit depends on the whole
+    batch; in eval mode (`train=False`), or with instance norm, it depends on its
+    own image only (and, with BatchNorm in eval mode, on its receptive field only).
     """
 
     width: int = 64
     strides: tuple[int, ...] = (2, 2, 1)
+    norm: str = "batch"
 
     @nn.compact
-    def __call__(self, inputs: Array, outputs: Array, *, train: bool) -> Array:
-        if inputs.shape[:3] != outputs.shape[:3]:
-            raise ValueError(f"PatchGAN needs inputs and outputs of one size, got "
-                             f"{inputs.shape} and {outputs.shape}.")
-        x = jnp.concatenate([inputs, outputs], axis=-1)
+    def __call__(self, *images: Array, train: bool) -> Array:
+        if not images or any(x.shape[:3] != images[0].shape[:3] for x in images):
+            raise ValueError(f"PatchGAN needs one or more images of one size, got "
+                             f"{[x.shape for x in images]}.")
+        if self.norm not in NORMS:
+            raise ValueError(f"unknown PatchGAN norm {self.norm!r}; choose one of {NORMS}")
+        x = jnp.concatenate(images, axis=-1)
         for layer, stride in enumerate(self.strides[:-1]):
             normalised = layer > 0
             x = nn.Conv(self.width * 2**layer, (KERNEL, KERNEL), strides=(stride, stride),
                         padding=PADDING, use_bias=not normalised, kernel_init=PIX2PIX_INIT)(x)
             if normalised:
-                x = _batch_norm(train)(x)
+                x = (_batch_norm(train) if self.norm == "batch" else nn.InstanceNorm(
+                    epsilon=1e-5, use_scale=False, use_bias=False))(x)
             x = nn.leaky_relu(x, 0.2)
         stride = self.strides[-1]
         logits = nn.Conv(1, (KERNEL, KERNEL), strides=(stride, stride), padding=PADDING,

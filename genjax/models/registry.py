@@ -6,13 +6,15 @@ one entry here. A GAN entry is a (Generator, Discriminator) pair; class-conditio
 GANs take their generator by `model.name` and their discriminator by
 `model.conditioning` (projection: Miyato & Koyama 2018; acgan: Odena et al. 2017).
 Image-to-image tasks take their generator by `model.name` and their conditional
-discriminator by `model.discriminator` (pix2pix: Isola et al. 2017).
+discriminator by `model.discriminator` (pix2pix: Isola et al. 2017); CycleGAN
+(Zhu et al. 2017) its two generators by `model.name` and its two unconditional
+PatchGANs by `model.discriminator`.
 """
 
 from __future__ import annotations
 
 from genjax.errors import UserError
-from genjax.models import cnn, conditional, dcgan, draw, pix2pix, resnet_gan, vae
+from genjax.models import cnn, conditional, cyclegan, dcgan, draw, pix2pix, resnet_gan, vae
 
 MODELS: dict[str, dict[str, object]] = {
     "classifier": {"cnn": cnn.CNN},
@@ -25,6 +27,7 @@ MODELS: dict[str, dict[str, object]] = {
     "draw": {"draw": draw.DRAW},
     "image_to_image": {"unet": pix2pix.UNet},
     "patch_discriminator": {"patchgan": pix2pix.PatchGAN},
+    "cyclegan_generator": {"resnet": cyclegan.ResnetGenerator, "unet": pix2pix.UNet},
 }
 
 

@@ -2,8 +2,10 @@
 
 Config fields (`config.optimizer`): `name` (adam | adamw | sgd), `lr`, `b1`, `b2`,
 `weight_decay` (adamw), `momentum` and `nesterov` (sgd), `schedule`
-(constant | cosine | warmup_cosine), `warmup_steps`, `grad_clip` (global norm;
-0 disables).
+(constant | cosine | warmup_cosine | linear_decay), `warmup_steps`, `decay_start`
+(linear_decay: constant until that step, then linear to 0 at the run's last step,
+CycleGAN's schedule, Zhu et al. 2017, Section 4; default: half the run),
+`grad_clip` (global norm; 0 disables).
 """
 
 from __future__ import annotations
@@ -47,8 +49,23 @@ def _warmup_cosine(c, total_steps):
         decay_steps=max(total_steps, warmup + 1), end_value=c.get("end_lr", 0.0))
 
 
+def decay_start(c, total_steps: int) -> int:
+    """linear_decay's first decaying step: `decay_start`, or half the run if unset."""
+    start = c.get("decay_start", None)
+    return total_steps // 2 if start is None else start
+
+
+def _linear_decay(c, total_steps):
+    start = decay_start(c, total_steps)
+    return optax.join_schedules(
+        [optax.constant_schedule(c.lr),
+         optax.linear_schedule(c.lr, 0.0, transition_steps=max(total_steps - start, 1))],
+        [start])
+
+
 SCHEDULES: dict[str, Callable] = {
     "constant": _constant, "cosine": _cosine, "warmup_cosine": _warmup_cosine,
+    "linear_decay": _linear_decay,
 }
 
 
@@ -60,6 +77,10 @@ def check_optimizer_config(c, what: str = "optimizer") -> None:
         raise UserError(f"unknown {what}.schedule {schedule!r}; choose one of {sorted(SCHEDULES)}")
     if not c.lr > 0:
         raise UserError(f"{what}.lr must be positive, got {c.lr}")
+    start = c.get("decay_start", None)
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int)
+                              or start < 0):
+        raise UserError(f"{what}.decay_start must be an integer >= 0, got {start!r}")
     if c.get("grad_clip", 0.0) < 0:
         raise UserError(f"{what}.grad_clip must be >= 0, got {c.grad_clip}")
 

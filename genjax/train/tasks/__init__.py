@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from genjax.errors import UserError
 from genjax.train.tasks.classifier import ClassifierTask
+from genjax.train.tasks.cyclegan import CycleGANTask
 from genjax.train.tasks.draw import DRAWTask
 from genjax.train.tasks.gan import GANTask
 from genjax.train.tasks.pix2pix import Pix2PixTask
@@ -29,6 +30,7 @@ TASKS: dict[str, type] = {
     "gan": GANTask,
     "draw": DRAWTask,
     "pix2pix": Pix2PixTask,
+    "cyclegan": CycleGANTask,
 }
 
 __all__ = ["TASKS", "ClassSampler", "ImageToImage", "LikelihoodBound", "Sampler", "Task",

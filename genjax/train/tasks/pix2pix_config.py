@@ -9,17 +9,13 @@ by tracing (`genjax.models.build.make_image_to_image`).
 from __future__ import annotations
 
 from genjax import data
+from genjax.config import check_int
 from genjax.data.pairs import check_pairs
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.losses.gan import GAN_LOSSES
 from genjax.models import registry
 from genjax.train import optim
-
-
-def _positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise UserError(f"{name} must be a positive integer, got {value!r}")
 
 
 def check_config(c) -> None:
@@ -29,7 +25,7 @@ def check_config(c) -> None:
     data.subset_fields(c.data)  # train_fraction in (0, 1], an integer subset_seed
     check_pairs(c.pairs.name, c.pairs, DATASETS[c.data.name].shape)
     registry.model_class("image_to_image", c.model.name)
-    _positive_int(c.model.width, "model.width")
+    check_int(c.model.width, "model.width")
     if not 0.0 <= c.model.dropout < 1.0:
         raise UserError(f"model.dropout must be in [0, 1), got {c.model.dropout}")
     if c.loss.l1_weight < 0:
@@ -42,7 +38,7 @@ def check_config(c) -> None:
     if c.loss.adv_weight > 0:
         registry.model_class("patch_discriminator", c.model.discriminator,
                              "model.discriminator")
-        _positive_int(c.model.d_width, "model.d_width")
+        check_int(c.model.d_width, "model.d_width")
         if c.loss.name not in GAN_LOSSES:
             raise UserError(f"unknown loss.name {c.loss.name!r}; choose one of "
                             f"{sorted(GAN_LOSSES)}")
@@ -51,4 +47,4 @@ def check_config(c) -> None:
                             "lacks; use 'nonsaturating' (the paper's) or 'lsgan'")
         optim.check_optimizer_config(c.d_optimizer, "d_optimizer")
     optim.check_optimizer_config(c.g_optimizer, "g_optimizer")
-    _positive_int(c.eval_num_examples, "eval_num_examples")
+    check_int(c.eval_num_examples, "eval_num_examples")
