@@ -1,6 +1,6 @@
 """Bad input on the command line: one `error:` line, exit status 2, nothing written or lost.
 
-A matrix over every command (the five training scripts and every study) and the
+A matrix over every command (every training script and every study) and the
 kinds of mistake a user makes: a config field of each type (int, float, string
 choice, tuple, path, bool) given with the wrong type, out of range or empty; an
 unknown field or flag; a missing config file or --workdir; a workdir that is a
@@ -88,6 +88,14 @@ CASES = [
      r"pairs\.scale=3"),
     ("pix2pix-lambda", "experiments.pix2pix", "fresh", ["--config.loss.l1_weight=-1"], None,
      r"loss\.l1_weight"),
+    ("cyclegan-overlap", "experiments.cyclegan", "fresh", ["--config.domains.b=sneaker"], None,
+     r"overlap in \['Sneaker'\]"),
+    ("cyclegan-class", "experiments.cyclegan", "fresh", ["--config.domains.a=Boot"], None,
+     r"'Boot' is not a class of fashion_mnist"),
+    ("cyclegan-empty", "experiments.cyclegan", "fresh", ["--config.domains.a="], None,
+     r"domains\.a is empty"),
+    ("cyclegan-pool", "experiments.cyclegan", "fresh", ["--config.pool_size=-1"], None,
+     r"pool_size must be an integer >= 0"),
     # data: missing (no network here) or damaged
     ("data-missing", CLS, "fresh", [], "no_data", r"fashion_mnist"),
     ("data-damaged", CLS, "fresh", [], "damaged", r"damaged.*dataset-fashion-mnist"),

@@ -33,13 +33,15 @@ from genjax.train.runs import load_run, read_config
 from genjax.train.tasks import ImageToImage, make_task
 
 
-def translate_all(task, state, inputs: np.ndarray, batch_size: int) -> np.ndarray:
-    """task.translate over `inputs` in batches of exactly `batch_size` (one compile)."""
+def translate_all(task, state, inputs: np.ndarray, batch_size: int, **kwargs) -> np.ndarray:
+    """task.translate(state, batch, **kwargs) over `inputs` in batches of exactly
+    `batch_size` (one compile); kwargs: e.g. a CycleGAN's direction."""
     out = []
     for start in range(0, len(inputs), batch_size):
         chunk = inputs[start:start + batch_size]
         pad = np.repeat(chunk[-1:], batch_size - len(chunk), axis=0)
-        out.append(np.asarray(task.translate(state, np.concatenate([chunk, pad])))[:len(chunk)])
+        out.append(np.asarray(task.translate(state, np.concatenate([chunk, pad]), **kwargs)
+                              )[:len(chunk)])
     return np.concatenate(out)
 
 
