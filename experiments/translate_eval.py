@@ -1,6 +1,7 @@
 """Score a trained CycleGAN both ways on the test split, beside the identity map and real images.
 
-python -m experiments.translate_eval --workdir=runs/cg_sneaker_boot --output=runs/cg_sneaker_boot_eval
+python -m experiments.translate_eval --workdir=runs/cg_sneaker_boot \
+    --output=runs/cg_sneaker_boot_eval
 
 Prints a markdown table per direction (translation success by the shipped classifier,
 classifier FD to the real target images and the real-vs-real floor, FID with --fid,
