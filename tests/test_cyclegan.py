@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
 from genjax import data
 from genjax.data import domains
@@ -19,12 +20,15 @@ from genjax.errors import UserError
 from genjax.io import checkpoint
 from genjax.losses import cyclegan as losses
 from genjax.models.cyclegan import ResnetGenerator
+from genjax.studies import enhance
+from genjax.studies.translation import format_table, translation_report
 from genjax.train import optim
 from genjax.train.image_pool import init_pool, query_pool
 from genjax.train.loop import fit
 from genjax.train.tasks import TASKS, ImageToImage, Task
-from genjax.train.tasks.cyclegan import CycleGANTask
-from tests.conftest import override
+from genjax.train.runs import load_run
+from genjax.train.tasks.cyclegan import CycleGANTask, translation_success
+from tests.conftest import ROOT, override
 
 
 def tiny_config(name="cyclegan_sneaker_boot", **overrides):
@@ -217,3 +221,50 @@ def test_bad_cyclegan_config_is_one_user_error(overrides, message):
     with pytest.raises(UserError, match=message) as error:
         CycleGANTask(tiny_config(**overrides))
     assert "\n" not in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cyclegan") / "run"
+    fit(tiny_config(), workdir)
+    return workdir
+
+
+def test_apply_command_translates_png_files_either_way(run_dir, tmp_path):
+    test = domains.split_domains("fashion_mnist", "test", "Sneaker", "Ankle boot")
+    folder = tmp_path / "boots"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(test["b"][i, ..., 0]).save(folder / f"boot{i}.png")
+    run = load_run(run_dir)
+    expected = np.asarray(run.task.translate(run.state, test["b"][:3] / 127.5 - 1.0, "ba"))
+    written = enhance.enhance_files(run_dir, folder, tmp_path / "out", direction="ba")
+    assert [p.name for p in written] == ["boot0.png", "boot1.png", "boot2.png"]
+    got = np.stack([np.asarray(Image.open(p)) for p in written])
+    np.testing.assert_allclose(got / 127.5 - 1.0, expected[..., 0], atol=1 / 127.5 + 1e-6)
+    forward = enhance.enhance_files(run_dir, folder, tmp_path / "ab")  # "ab" by default
+    assert not np.array_equal(np.asarray(Image.open(forward[0])), got[0])
+    with pytest.raises(UserError, match="unknown direction 'up'"):
+        enhance.enhance_files(run_dir, folder, tmp_path / "never", direction="up")
+    assert not (tmp_path / "never").exists()
+
+
+def test_translation_report_scores_both_directions_beside_identity_and_floor(run_dir, tmp_path):
+    results = translation_report(run_dir, output=tmp_path / "report")
+    assert results["domains"] == {"a": "Sneaker", "b": "Ankle boot"}
+    assert results["counts"] == {"a": 1000, "b": 1000}
+    for direction in ("ab", "ba"):
+        rows = results["directions"][direction]["methods"]
+        assert results["directions"][direction]["fd_images"] == 500
+        assert rows["real"]["success"] > 0.9 and rows["identity"]["success"] < 0.1
+        assert rows["real"]["classifier_fd"] < rows["identity"]["classifier_fd"]
+        assert 0 <= rows["cyclegan"]["success"] <= 1 and rows["cyclegan"]["cycle_psnr"] > 5
+    # the identity row by hand: A's test images as they are, through the shipped classifier
+    test = domains.split_domains("fashion_mnist", "test", "Sneaker", "Ankle boot")
+    identity = translation_success(test["a"] / 127.5 - 1.0, (9,))
+    assert results["directions"]["ab"]["methods"]["identity"]["success"] == identity
+    assert (tmp_path / "report.md").read_text() == format_table(results) + "\n"
+    grid = np.asarray(Image.open(tmp_path / "report.png"))
+    assert grid.shape == (16 * 30 + 2, 3 * 30 + 2)  # 8 rows per direction, 3 columns
+    with pytest.raises(UserError, match="not a CycleGAN run"):
+        translation_report(ROOT / "tests" / "data" / "legacy" / "classifier")

@@ -11,7 +11,9 @@ the 28x28 outputs under the same names into `output`:
 - inpaint_centre: the PNG is the image (resized to 28x28); the centre square is
   the hole, cut and masked by `pairs.degrade` as in training. inpaint_box runs
   are refused: their hole is random, so there is no hole to give them;
-- denoise_*, edges: the PNG is the degraded input itself (noisy image, edge map).
+- denoise_*, edges: the PNG is the degraded input itself (noisy image, edge map);
+- a CycleGAN run (experiments.cyclegan): the PNG is an image of domain A
+  (`direction="ab"`, the default) or of domain B ("ba"), resized to 28x28.
 
 Grayscale is mode L (or 1, LA, I;16); RGB, RGBA and palette files are accepted
 only when R = G = B everywhere (alpha is ignored). Everything is checked before
@@ -51,7 +53,8 @@ def image_to_image_config(workdir: str | Path):
     task = make_task(config)
     if not isinstance(task, ImageToImage):
         raise UserError(f"{workdir} holds a {config.task!r} run, not an image-to-image run "
-                        "(train one with python -m experiments.pix2pix)")
+                        "(train one with python -m experiments.pix2pix or "
+                        "experiments.cyclegan)")
     return config
 
 
@@ -103,10 +106,13 @@ def _resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def model_inputs(config, images: list[np.ndarray]) -> np.ndarray:
     """The model inputs (N, H, W, C_in) in [-1, 1] of user images for the run's pair task."""
-    name, (h, w, channels) = config.pairs.name, DATASETS[config.data.name].shape
+    h, w, channels = DATASETS[config.data.name].shape
     if channels != 1:
         raise UserError(f"enhance reads grayscale PNGs; this run's {config.data.name} "
                         f"images have {channels} channels")
+    if config.task == "cyclegan":
+        return pairs.to_model_range(np.stack([_resized(x, (h, w)) for x in images])[..., None])
+    name = config.pairs.name
     if name == "inpaint_box":
         raise UserError("an inpaint_box run needs the position of each hole, which a PNG "
                         "does not give; use an inpaint_centre run")
@@ -121,18 +127,32 @@ def model_inputs(config, images: list[np.ndarray]) -> np.ndarray:
 
 
 def enhance_files(workdir: str | Path, input: str | Path, output: str | Path, *,
-                  batch_size: int = 64, step: int | None = None) -> list[Path]:
-    """Translate the PNG(s) at `input` with the run in `workdir`; the written paths."""
+                  batch_size: int = 64, step: int | None = None,
+                  direction: str | None = None) -> list[Path]:
+    """Translate the PNG(s) at `input` with the run in `workdir`; the written paths.
+
+    `direction` ("ab" or "ba") is a CycleGAN run's; None is "ab" for CycleGAN.
+    """
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise UserError(f"--output {output} is a file, not a directory")
     if batch_size <= 0:
         raise UserError(f"batch_size must be positive, got {batch_size}")
     config = image_to_image_config(workdir)
+    kwargs = {}
+    if config.task == "cyclegan":
+        kwargs["direction"] = direction or "ab"
+        if kwargs["direction"] not in ("ab", "ba"):
+            raise UserError(f"unknown direction {direction!r}; choose ab (A -> B) or ba "
+                            "(B -> A)")
+    elif direction is not None:
+        raise UserError(f"{workdir} holds a {config.task!r} run, which has one direction; "
+                        "--direction is for CycleGAN runs")
     files = png_files(input)
     inputs = model_inputs(config, [read_gray(p) for p in files])
     run = load_run(workdir, step, config=config)
-    outputs = translate_all(run.task, run.state, inputs, min(batch_size, len(inputs)))
+    outputs = translate_all(run.task, run.state, inputs, min(batch_size, len(inputs)),
+                            **kwargs)
     levels = np.round((np.clip(outputs, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
     output.mkdir(parents=True, exist_ok=True)
     written = []

@@ -84,6 +84,9 @@ def resolve_task(task) -> dict:
 
 def _check_workdir(workdir, spec: dict):
     config = image_to_image_config(workdir)
+    if config.task != "pix2pix":
+        raise UserError(f"{workdir} holds a {config.task!r} run, not a paired (pix2pix) run; "
+                        "score a CycleGAN with python -m experiments.translate_eval")
     trained = {k: config.pairs[k] for k in pairs.PAIRS[config.pairs.name].options}
     if (config.data.name, config.pairs.name, trained) != (spec["dataset"], spec["pairs"],
                                                           spec["options"]):
