@@ -25,8 +25,8 @@ from genjax.studies.translation import format_table, translation_report
 from genjax.train import optim
 from genjax.train.image_pool import init_pool, query_pool
 from genjax.train.loop import fit
-from genjax.train.tasks import TASKS, ImageToImage, Task
 from genjax.train.runs import load_run
+from genjax.train.tasks import TASKS, ImageToImage, Task
 from genjax.train.tasks.cyclegan import CycleGANTask, translation_success
 from tests.conftest import ROOT, override
 
