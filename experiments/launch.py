@@ -106,6 +106,8 @@ def command(main: Callable[[], object]) -> None:
                   file=sys.stderr)
             sys.exit(2)
         logging.getLogger("absl").addFilter(_quiet_libraries)
+        # JAX logs at INFO that it found no TPU on every start: not news on a CPU or GPU.
+        logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
         with errors_exit(verbose=flags.FLAGS.verbose):
             main()
 
