@@ -29,17 +29,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genjax.losses.gan import GANLoss, get_gan_loss
+from genjax.losses.gan import GANLoss, as_gan_loss
 
 Array = jax.Array
 
 CYCLE_WEIGHT = 10.0  # lambda, Zhu et al. 2017, Section 4
 IDENTITY_WEIGHT = 0.5 * CYCLE_WEIGHT  # the authors' implementation: lambda_identity = 0.5
 ADV_WEIGHT = 2.0  # E (D - 1)^2 = 2 x genjax's lsgan g_loss
-
-
-def _as_gan_loss(loss: str | GANLoss) -> GANLoss:
-    return get_gan_loss(loss) if isinstance(loss, str) else loss
 
 
 def apply_network(module: nn.Module, params, batch_stats, x: Array, rng: Array | None = None
@@ -70,7 +66,7 @@ def generator_loss(params, batch_stats, batch, rng, *, generator: nn.Module,
     g_adv_ab, g_adv_ba (unweighted), cycle_a = |F(G(a)) - a|, cycle_b, and with
     identity_weight > 0 identity_a = |F(a) - a|, identity_b = |G(b) - b|.
     """
-    gan = _as_gan_loss(loss)
+    gan = as_gan_loss(loss)
     keys = iter(jax.random.split(rng, 6))
     stats = dict(batch_stats)
 
@@ -108,7 +104,7 @@ def discriminator_loss(params, batch_stats, batch, rng, *, discriminator: nn.Mod
     both discriminators' patches).
     """
     del rng
-    gan = _as_gan_loss(loss)
+    gan = as_gan_loss(loss)
     stats, metrics, real_means, fake_means = dict(batch_stats), {}, [], []
     for domain in ("a", "b"):
         real, stats[domain] = apply_network(discriminator, params[domain], stats[domain],

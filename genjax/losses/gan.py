@@ -172,7 +172,8 @@ def get_gan_loss(name: str) -> GANLoss:
     return GAN_LOSSES[name]
 
 
-def _as_gan_loss(loss: str | GANLoss) -> GANLoss:
+def as_gan_loss(loss: str | GANLoss) -> GANLoss:
+    """A `GANLoss` given by name (a key of `GAN_LOSSES`) or as itself."""
     return get_gan_loss(loss) if isinstance(loss, str) else loss
 
 
@@ -230,7 +231,7 @@ def discriminator_loss(params, batch_stats, batch, rng, *, discriminator: nn.Mod
     gp = (gradient_penalty(d_fn, real_in, fake_in, gp_key, weight=gp_weight)
           if gp_weight > 0 else zero)
     r1 = r1_penalty(d_fn, real_in, gamma=r1_gamma) if r1_gamma > 0 else zero
-    d_loss = _as_gan_loss(loss).d_loss(real_logits, fake_logits)
+    d_loss = as_gan_loss(loss).d_loss(real_logits, fake_logits)
     metrics = {"d_loss": d_loss, "gp": gp, "r1": r1,
                "d_real": jnp.mean(real_logits), "d_fake": jnp.mean(fake_logits),
                "d_real_prob": jnp.mean(jax.nn.sigmoid(real_logits)),
@@ -262,7 +263,7 @@ def generator_loss(params, batch_stats, batch, rng, *, generator: nn.Module,
     fake_logits, fake_class, _ = discriminate(discriminator, d_params, d_batch_stats,
                                               _augment(images, rng, diffaug_policy), labels,
                                               ac_weight=ac_weight)
-    g_loss = _as_gan_loss(loss).g_loss(fake_logits)
+    g_loss = as_gan_loss(loss).g_loss(fake_logits)
     if fake_class is None:
         return g_loss, ({"g_loss": g_loss}, stats)
     g_class_loss = ac_weight * class_cross_entropy(fake_class, labels)

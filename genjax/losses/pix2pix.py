@@ -27,16 +27,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genjax.losses.gan import GANLoss, apply_train, get_gan_loss
+from genjax.losses.gan import GANLoss, apply_train, as_gan_loss
 
 Array = jax.Array
 
 L1_WEIGHT = 100.0  # lambda of Isola et al. 2017's experiments (eq. 4)
 D_SCALE = 0.5  # D's objective halved, Isola et al. 2017, Section 3.3
-
-
-def _as_gan_loss(loss: str | GANLoss) -> GANLoss:
-    return get_gan_loss(loss) if isinstance(loss, str) else loss
 
 
 def translate_train(generator: nn.Module, params, batch_stats, inputs: Array, rng: Array
@@ -66,7 +62,7 @@ def discriminator_loss(params, batch_stats, batch, rng, *, discriminator: nn.Mod
                                      batch["target"])
     fake_logits, stats = apply_train(discriminator, params, stats, batch["input"],
                                      batch["fake"])
-    d_loss = scale * _as_gan_loss(loss).d_loss(real_logits, fake_logits)
+    d_loss = scale * as_gan_loss(loss).d_loss(real_logits, fake_logits)
     metrics = {"d_loss": d_loss, "d_real": jnp.mean(real_logits),
                "d_fake": jnp.mean(fake_logits),
                "d_real_prob": jnp.mean(jax.nn.sigmoid(real_logits)),
@@ -89,7 +85,7 @@ def generator_loss(params, batch_stats, batch, rng, *, generator: nn.Module,
     if adv_weight > 0:
         fake_logits, _ = apply_train(discriminator, d_params, d_batch_stats, batch["input"],
                                      outputs)
-        g_adv = _as_gan_loss(loss).g_loss(fake_logits)
+        g_adv = as_gan_loss(loss).g_loss(fake_logits)
         total = total + adv_weight * g_adv
         metrics["g_adv"] = g_adv
     metrics["g_loss"] = total
