@@ -42,7 +42,13 @@ def test_psnr_ssim_and_l1_match_hand_computed_values():
     np.testing.assert_allclose(scores["l1"], 0.1, rtol=1e-4)
     same = image_scores(targets, targets)
     np.testing.assert_allclose(same["ssim"], 1.0, atol=1e-5)
-    assert np.all(np.isinf(same["psnr"])) and np.all(same["l1"] == 0)
+    assert np.all(same["l1"] == 0)
+    # identical images get the cap: the PSNR of one 8-bit level in one of 784 values
+    cap = 10 * math.log10(784 * 255**2)
+    np.testing.assert_allclose(same["psnr"], cap, rtol=1e-6)
+    one_level = targets.copy()
+    one_level[:, 3, 5, 0] += 2 / 255  # one level on [0, 1] is 2/255 on [-1, 1]
+    np.testing.assert_allclose(image_scores(one_level, targets)["psnr"], cap, rtol=1e-4)
     # Constant images a = 0.5, b = 0.25: no variance, SSIM = (2ab + C1) / (a^2 + b^2 + C1).
     a, b, c1 = np.zeros((1, 28, 28, 1), np.float32), np.full((1, 28, 28, 1), -0.5), 0.01**2
     np.testing.assert_allclose(image_scores(b, a)["ssim"], (0.25 + c1) / (0.3125 + c1), rtol=1e-5)

@@ -30,6 +30,8 @@ from typing import NamedTuple
 import numpy as np
 from skimage import filters, restoration, transform
 
+from genjax.eval import enhancement
+
 
 def _each(images: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """fn applied to each (H, W) image of (N, H, W, 1); float32 in [0, 1]."""
@@ -83,10 +85,10 @@ def biharmonic(images: np.ndarray, holes: np.ndarray) -> np.ndarray:
 
 
 def psnr(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Per-image 10 log10(1 / MSE) on [0, 1] intensities (as genjax.eval.enhancement)."""
+    """Per-image 10 log10(1 / MSE) on [0, 1] intensities, capped as genjax.eval.enhancement."""
     mse = np.mean((np.asarray(outputs, np.float64) - targets) ** 2, axis=(1, 2, 3))
     with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(1.0 / mse)
+        return np.minimum(10.0 * np.log10(1.0 / mse), enhancement.psnr_cap(np.shape(targets)))
 
 
 class Baseline(NamedTuple):
