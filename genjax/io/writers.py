@@ -3,7 +3,15 @@
 `make_writer(workdir)` returns a clu `MetricWriter` that writes scalars to
 TensorBoard event files under `workdir/tb` (clu's `SummaryWriter`), appends
 one JSON object per `write_scalars` call to `workdir/metrics.jsonl`, and logs
-them. Images go to TensorBoard.
+them. Images and videos go to TensorBoard only.
+
+clu's `SummaryWriter` drops videos (it logs a warning), so `TensorBoardWriter` wraps it
+and writes each video as an animated GIF in an image summary, as tensorboardX's
+`add_video` does: TensorBoard's images dashboard serves the encoded bytes with the MIME
+type it sniffs, and a browser plays a GIF. The summary is the TF2 image format that
+`tf.summary.image` writes (a string tensor `[width, height, encoded]` with the image
+plugin's metadata), written through clu's public `write_summaries` into the same event
+file as the scalars and images.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from pathlib import Path
 
 import jax
 import numpy as np
+
+from genjax.io.gif import gif_bytes, tile_videos
 
 
 def _to_float(value) -> float | None:
@@ -44,7 +54,7 @@ class JsonlWriter:
         pass
 
     def write_videos(self, step, videos):
-        pass
+        pass  # a scalars file: videos go to TensorBoard (`TensorBoardWriter`)
 
     def write_audios(self, step, audios, *, sample_rate):
         pass
@@ -65,6 +75,40 @@ class JsonlWriter:
         self._file.close()
 
 
+class TensorBoardWriter:
+    """clu's `SummaryWriter` on `logdir`, plus videos as animated GIFs in the images dashboard.
+
+    Every other `MetricWriter` method is the wrapped writer's (duck-typed, as `JsonlWriter`,
+    so that importing this module does not import TensorFlow).
+    """
+
+    def __init__(self, logdir: str | Path):
+        from clu.metric_writers import SummaryWriter
+
+        self._writer = SummaryWriter(str(logdir))
+
+    def __getattr__(self, name):
+        if name == "_writer":  # not yet set (e.g. during unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self._writer, name)
+
+    def write_videos(self, step, videos):
+        """One animated GIF per name: a (T, H, W, C) video, or (N, T, H, W, C) videos side by
+        side 2 px apart on white (`tile_videos`); floats in [0, 1] or uint8, C = 1 or 3."""
+        from tensorboard.plugins.image import metadata as image_metadata
+
+        values, metadata = {}, {}
+        for name, video in videos.items():
+            video = np.asarray(video)
+            frames = tile_videos(video[None] if video.ndim == 4 else video)
+            height, width = frames.shape[1:3]
+            values[name] = np.array([str(width).encode(), str(height).encode(),
+                                     gif_bytes(frames)], dtype=object)
+            metadata[name] = image_metadata.create_summary_metadata(display_name=None,
+                                                                   description=None)
+        self._writer.write_summaries(step, values, metadata)
+
+
 def make_writer(workdir: str | Path):
     """A clu `MetricWriter`: TensorBoard + JSONL + logging on process 0; logging elsewhere."""
     # Imported here: clu's writers import TensorFlow (about 3.4 s), which every command
@@ -75,7 +119,7 @@ def make_writer(workdir: str | Path):
     if jax.process_index() > 0:
         return metric_writers.LoggingWriter()
     return metric_writers.MultiWriter([
-        metric_writers.SummaryWriter(str(workdir / "tb")),
+        TensorBoardWriter(workdir / "tb"),
         JsonlWriter(workdir / "metrics.jsonl"),
         metric_writers.LoggingWriter(),
     ])
