@@ -145,7 +145,8 @@ def convert_images(images: np.ndarray, image_range: str, rng: np.random.Generato
     raise UserError(f"unknown image_range {image_range!r}; choose one of {list(IMAGE_RANGES)}")
 
 
-def _process_slice(global_batch: int) -> slice:
+def process_slice(global_batch: int) -> slice:
+    """This process's contiguous share of a global batch (a one-line error if uneven)."""
     count, index = jax.process_count(), jax.process_index()
     if global_batch % count:
         raise UserError(f"batch_size={global_batch} is not divisible by {count} processes")
@@ -165,7 +166,7 @@ def train_batch(images, labels, *, batch_size: int, seed: int, step: int, image_
     per_epoch = n // batch_size
     epoch, index = divmod(step, per_epoch)
     order = _cached_order(seed, epoch, n)
-    chosen = order[index * batch_size:(index + 1) * batch_size][_process_slice(batch_size)]
+    chosen = order[index * batch_size:(index + 1) * batch_size][process_slice(batch_size)]
     rng = np.random.default_rng([seed, step, 0xB17])
     batch = {"image": convert_images(images[chosen], image_range, rng)}
     if with_labels:
@@ -293,7 +294,7 @@ def eval_iterator(name: str, *, batch_size: int, split: str = "test",
         raise UserError(f"batch_size must be positive, got {batch_size}")
     images, labels = load_split(name, split)
     local = batch_size // jax.process_count()
-    _process_slice(batch_size)
+    process_slice(batch_size)
     n = len(images)
     per_process = -(-n // jax.process_count())
     num_batches = -(-per_process // local)

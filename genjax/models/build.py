@@ -134,3 +134,22 @@ def make_cyclegan(config) -> tuple[nn.Module, nn.Module]:
         raise UserError(f"model {m.name!r} cannot be built for {config.data.name} "
                         f"{shape}: {str(err).splitlines()[0]}") from None
     return generator, discriminator
+
+
+def make_video_model(config) -> nn.Module:
+    """The video model for the moving-items frames (`config.moving.frame_size`, the
+    dataset's channels); shapes are checked by tracing."""
+    m, channels = config.model, DATASETS[config.data.name].shape[2]
+    model = model_class("video", m.name)(
+        dim=m.dim, z_dim=m.z_dim, width=m.width, hidden=m.hidden,
+        predictor_layers=m.predictor_layers, posterior_layers=m.posterior_layers,
+        prior_layers=m.prior_layers, prior=m.prior, channels=channels)
+    size = config.moving.frame_size
+    try:
+        frames = jax.eval_shape(model.init_with_output, jax.random.PRNGKey(0),
+                                jnp.zeros((2, size, size, channels)))[0]
+    except ValueError as err:
+        raise UserError(f"model {m.name!r} cannot be built for {size}x{size} frames: "
+                        f"{str(err).splitlines()[0]}") from None
+    assert frames.shape[1:] == (size, size, channels), frames.shape
+    return model

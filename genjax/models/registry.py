@@ -8,13 +8,14 @@ GANs take their generator by `model.name` and their discriminator by
 Image-to-image tasks take their generator by `model.name` and their conditional
 discriminator by `model.discriminator` (pix2pix: Isola et al. 2017); CycleGAN
 (Zhu et al. 2017) its two generators by `model.name` and its two unconditional
-PatchGANs by `model.discriminator`.
+PatchGANs by `model.discriminator`. Video models (SVG: Denton & Fergus 2018) take
+their variant (learned prior, fixed prior, deterministic) by `model.prior`.
 """
 
 from __future__ import annotations
 
 from genjax.errors import UserError
-from genjax.models import cnn, conditional, cyclegan, dcgan, draw, pix2pix, resnet_gan, vae
+from genjax.models import cnn, conditional, cyclegan, dcgan, draw, pix2pix, resnet_gan, svg, vae
 
 MODELS: dict[str, dict[str, object]] = {
     "classifier": {"cnn": cnn.CNN},
@@ -28,6 +29,7 @@ MODELS: dict[str, dict[str, object]] = {
     "image_to_image": {"unet": pix2pix.UNet},
     "patch_discriminator": {"patchgan": pix2pix.PatchGAN},
     "cyclegan_generator": {"resnet": cyclegan.ResnetGenerator, "unet": pix2pix.UNet},
+    "video": {"svg": svg.SVG},
 }
 
 

@@ -22,6 +22,7 @@ from genjax.train.tasks.protocols import (
     Task,
     is_class_conditional,
 )
+from genjax.train.tasks.svg import SVGTask
 from genjax.train.tasks.vae import VAETask
 
 TASKS: dict[str, type] = {
@@ -31,6 +32,7 @@ TASKS: dict[str, type] = {
     "draw": DRAWTask,
     "pix2pix": Pix2PixTask,
     "cyclegan": CycleGANTask,
+    "svg": SVGTask,
 }
 
 __all__ = ["TASKS", "ClassSampler", "ImageToImage", "LikelihoodBound", "Sampler", "Task",
