@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from genjax.errors import UserError
+from genjax.eval import video_metrics
 from genjax.io import checkpoint
 from genjax.losses.svg import diagonal_gaussian_kl, svg_loss
 from genjax.models.svg import SVG
 from genjax.models.svg_rollout import generate, sample_futures, teacher_forced
+from genjax.studies import video as study
 from genjax.train.loop import fit
 from genjax.train.tasks import TASKS, Task
 from genjax.train.tasks.svg import SVGTask
@@ -137,10 +139,15 @@ def test_step_compiles_once_and_learns_on_real_moving_items():
     assert all(np.isfinite(m["loss"]) and m["kl"] >= 0 for m in history)
 
 
-def test_fit_logs_per_step_scores_and_gifs_and_resumes_bit_for_bit(tmp_path):
-    config = tiny_config()
-    fit(config, tmp_path / "straight")
-    run = tmp_path / "straight"
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("svg") / "straight"
+    fit(tiny_config(), workdir)
+    return workdir
+
+
+def test_fit_logs_per_step_scores_and_gifs_and_resumes_bit_for_bit(run_dir, tmp_path):
+    config, run = tiny_config(), run_dir
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000003.gif",
                                                                   "step_000006.gif"]
     assert (run / "samples.gif").is_file() and (run / "samples.png").is_file()
@@ -156,8 +163,8 @@ def test_fit_logs_per_step_scores_and_gifs_and_resumes_bit_for_bit(tmp_path):
     fit(config, tmp_path / "resumed")
     template = SVGTask(config).init_state(jax.random.PRNGKey(config.seed))
     straight, step_a, resumed, step_b = (
-        value for name in ("straight", "resumed") for value in checkpoint.restore_latest(
-            checkpoint.make_manager(tmp_path / name / "checkpoints"), template))
+        value for path in (run, tmp_path / "resumed") for value in checkpoint.restore_latest(
+            checkpoint.make_manager(path / "checkpoints"), template))
     assert step_a == step_b == 6
     for a, b in zip(jax.tree.leaves(jax.device_get(straight)),
                     jax.tree.leaves(jax.device_get(resumed)), strict=True):
@@ -187,3 +194,60 @@ def test_bad_svg_config_is_one_user_error(overrides, message):
     with pytest.raises(UserError, match=message) as error:
         SVGTask(tiny_config(**overrides))
     assert "\n" not in str(error.value)
+
+
+def test_quality_report_scores_every_predicted_step_best_above_mean(run_dir, tmp_path):
+    report = study.quality_report([run_dir], num_sequences=3, num_samples=4, num_future=5,
+                                  batch_size=2, output=tmp_path / "eval")
+    curves = report["methods"]["SVG-LP"]["curves"]
+    assert all(len(v) == 5 for v in curves.values())
+    # "best" is the sample best over the whole future: above the mean on average over the
+    # steps (at a single step another sample may score higher).
+    assert np.mean(curves["ssim_best"]) >= np.mean(curves["ssim_mean"]) - 1e-9
+    assert np.mean(curves["psnr_best"]) >= np.mean(curves["psnr_mean"]) - 1e-9
+    assert all(0 < p < 80 for p in curves["psnr_mean"])
+    # The same futures scored by hand: sequence 1, sample by sample.
+    run = study.load_video_run(run_dir)
+    test = run.task.test_set(3, 7)
+    futures = run.task.futures(run.state.params, test["frames"][1:2, :2], np.array([1]),
+                               num_frames=7, num_samples=4)
+    ssim = np.asarray(video_metrics.frame_scores(test["frames"][1:2], futures)["ssim"])[0, :, 2:]
+    again = study.sampled_scores(run, num_sequences=3, num_samples=4, num_future=5,
+                                 batch_size=3)[0]
+    np.testing.assert_allclose(again["ssim_mean"][1], ssim.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(again["ssim_best"][1], ssim[np.argmax(ssim.mean(1))], rtol=1e-5)
+    assert {p.name for p in (tmp_path / "eval").iterdir()} == {
+        "psnr.png", "ssim.png", "svg_lp.gif", "svg_lp.png", "report.json"}
+    assert "| SVG-LP | best of 4 |" in study.format_quality_table(report)
+
+
+def test_identity_report_classifies_true_frames_and_predictions(run_dir):
+    report = study.identity_report(run_dir, num_sequences=4, num_samples=2, steps=(1, 3),
+                                   batch_size=4)
+    assert report["steps"] == [1, 3] and report["trained_items"] == 1
+    assert all(0 <= a <= 1 for a in report["accuracy"])
+    assert min(report["true_frames_accuracy"]) >= 0.5  # the classifier reads real items
+
+
+def test_generate_writes_futures_of_test_or_user_frames_and_rejects_bad_input(run_dir,
+                                                                             tmp_path):
+    out = study.user_futures(run_dir, None, num=2, num_frames=9, num_samples=3,
+                             output=tmp_path / "test")
+    futures = np.load(out / "futures.npy")
+    assert futures.shape == (2, 3, 9, 32, 32, 1)
+    test = study.load_video_run(run_dir).task.test_set(2, 9)
+    np.testing.assert_array_equal(futures[:, :, :2], np.repeat(test["frames"][:, None, :2], 3, 1))
+    assert (out / "futures.gif").is_file() and (out / "futures.png").is_file()
+    own = (np.asarray(test["frames"][:, :4]) * 255).round().astype(np.uint8)[..., 0]
+    out = study.user_futures(run_dir, own, num=5, num_frames=6, output=tmp_path / "own")
+    np.testing.assert_allclose(np.load(out / "futures.npy")[:, 0, :2], test["frames"][:, :2],
+                               atol=1 / 255)
+    for frames, frame_count, message in [
+            (own[:, :1], 6, r"reads 2 conditioning frames; the input has 1"),
+            (own[:, :, :16], 6, r"frames must be \(N, T, 32, 32\)"),
+            (own.astype(np.float32), 6, r"float frames must be finite and in \[0, 1\]"),
+            (own, 2, r"--frames \(2\) must be more than the 2 conditioning frames")]:
+        with pytest.raises(UserError, match=message):
+            study.user_futures(run_dir, frames, num=2, num_frames=frame_count,
+                               output=tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

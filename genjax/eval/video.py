@@ -44,16 +44,22 @@ def _rgb(videos: np.ndarray) -> np.ndarray:
     return np.repeat(videos, 3, axis=-1) if videos.shape[-1] == 1 else videos
 
 
-def bordered_tiles(truth: np.ndarray, samples: np.ndarray, num_cond: int) -> np.ndarray:
+def bordered_tiles(truth: np.ndarray | None, samples: np.ndarray, num_cond: int) -> np.ndarray:
     """(N, 1+S, T, H+2B, W+2B, 3) uint8: ground truth then the samples, each frame in its
-    green (real) or red (predicted) border."""
-    truth, samples = np.asarray(truth), np.asarray(samples)
+    green (real) or red (predicted) border. With `truth=None` (a future of the user's own
+    frames, none known): (N, S, ...), the samples only."""
+    samples = np.asarray(samples)
+    known = truth is not None
+    truth = np.asarray(truth) if known else samples[:, 0]
     _check(truth, samples, num_cond)
-    videos = np.concatenate([_rgb(truth)[:, None], _rgb(samples)], axis=1)
+    videos = _rgb(samples)
+    if known:
+        videos = np.concatenate([_rgb(truth)[:, None], videos], axis=1)
     n, k, t, h, w, _ = videos.shape
     colours = np.empty((n, k, t, 3), np.uint8)
     colours[:] = RED
-    colours[:, 0] = GREEN
+    if known:
+        colours[:, 0] = GREEN
     colours[:, :, :num_cond] = GREEN
     tiles = np.empty((n, k, t, h + 2 * BORDER, w + 2 * BORDER, 3), np.uint8)
     tiles[:] = colours[:, :, :, None, None, :]
@@ -72,10 +78,10 @@ def layout(tiles: np.ndarray) -> np.ndarray:
     return out
 
 
-def save_video_gif(truth: np.ndarray, samples: np.ndarray, num_cond: int, path: str | Path,
-                   *, scale: int = 2) -> Path:
-    """An animated GIF with a row per sequence: ground truth, then the S samples, side by
-    side; frame t of the GIF shows frame t of every video."""
+def save_video_gif(truth: np.ndarray | None, samples: np.ndarray, num_cond: int,
+                   path: str | Path, *, scale: int = 2) -> Path:
+    """An animated GIF with a row per sequence: ground truth (unless None), then the S
+    samples, side by side; frame t of the GIF shows frame t of every video."""
     tiles = bordered_tiles(truth, samples, num_cond)
     frames = np.stack([layout(tiles[:, :, t]) for t in range(tiles.shape[2])])
     path = Path(path)
@@ -85,10 +91,10 @@ def save_video_gif(truth: np.ndarray, samples: np.ndarray, num_cond: int, path: 
     return path
 
 
-def save_video_strip(truth: np.ndarray, samples: np.ndarray, num_cond: int, path: str | Path,
-                     *, every: int = 1) -> Path:
-    """A PNG with, for each sequence, a row for the ground truth then one per sample, and a
-    column per time step 0, every, 2*every, ..."""
+def save_video_strip(truth: np.ndarray | None, samples: np.ndarray, num_cond: int,
+                     path: str | Path, *, every: int = 1) -> Path:
+    """A PNG with, for each sequence, a row for the ground truth (unless None) then one per
+    sample, and a column per time step 0, every, 2*every, ..."""
     tiles = bordered_tiles(truth, samples, num_cond)[:, :, ::every]
     n, k = tiles.shape[:2]
     image = layout(tiles.reshape(n * k, *tiles.shape[2:]))

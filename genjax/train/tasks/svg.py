@@ -91,10 +91,16 @@ class SVGTask:
                                        start_step=start_step)
         return ({"frames": b["frames"]} for b in batches)
 
+    eval_seed = EVAL_SEED
+
+    def test_items(self) -> tuple[np.ndarray, np.ndarray]:
+        """The eval split's images and labels, the items of every test sequence."""
+        c = self.config
+        return data.load_split(c.data.name, c.data.eval_split)
+
     def test_set(self, num: int, num_frames: int) -> dict[str, np.ndarray]:
         """The first `num` test sequences of `num_frames` frames (test-split items, EVAL_SEED)."""
-        c = self.config
-        items, labels = data.load_split(c.data.name, c.data.eval_split)
+        items, labels = self.test_items()
         return moving.test_set(items, labels, num=num, seed=EVAL_SEED,
                                spec=self.spec(num_frames))
 

@@ -1,0 +1,52 @@
+"""Score trained SVG runs on the fixed Stochastic Moving Fashion-MNIST test set.
+
+python -m experiments.video_eval --workdirs=runs/svg_lp,runs/svg_fp,runs/svg_det \
+    --output=runs/video_eval
+
+Per predicted step: PSNR and SSIM of the best of --num_samples futures and their mean
+(Denton & Fergus 2018's protocol), one column per method, plots psnr.png / ssim.png, a
+GIF and a PNG strip per method, report.json and report.md. With --identity, also the
+shipped classifier's accuracy on each predicted item at its true position on the
+1-item test set, at steps 5, 10, 20 and 100. See genjax/studies/video.py.
+"""
+
+import json
+from pathlib import Path
+
+from absl import flags
+
+from experiments import launch
+from genjax.studies import video as study
+
+flags.DEFINE_list("workdirs", None, "Trained SVG workdirs (experiments.svg), one per model.",
+                  required=True)
+flags.DEFINE_integer("num_sequences", 256, "Test sequences.")
+flags.DEFINE_integer("num_samples", 100, "Sampled futures per test sequence.")
+flags.DEFINE_integer("num_future", 20, "Predicted frames per future.")
+flags.DEFINE_integer("batch_size", 8, "Test sequences sampled at once (x num_samples futures).")
+flags.DEFINE_bool("identity", False, "Also the classifier's accuracy on predicted items.")
+flags.DEFINE_integer("identity_samples", 10, "Futures per sequence for --identity.")
+flags.DEFINE_string("output", None, "Directory for the figures and reports (default: print).")
+FLAGS = flags.FLAGS
+
+
+def main() -> None:
+    report = study.quality_report(FLAGS.workdirs, num_sequences=FLAGS.num_sequences,
+                                  num_samples=FLAGS.num_samples, num_future=FLAGS.num_future,
+                                  batch_size=FLAGS.batch_size, output=FLAGS.output)
+    text = study.format_quality_table(report)
+    if FLAGS.identity:
+        identity = [study.identity_report(w, num_sequences=FLAGS.num_sequences,
+                                          num_samples=FLAGS.identity_samples,
+                                          batch_size=FLAGS.batch_size)
+                    for w in FLAGS.workdirs]
+        report["identity"] = identity
+        text += "\n\n" + study.format_identity_table(identity)
+    print(text)
+    if FLAGS.output:
+        Path(FLAGS.output, "report.md").write_text(text + "\n")
+        Path(FLAGS.output, "report.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    launch.command(main)
