@@ -22,10 +22,33 @@ from genjax.errors import UserError
 
 
 def make_manager(directory: str | Path, *, max_to_keep: int = 3) -> ocp.CheckpointManager:
-    """A `CheckpointManager` keeping the newest `max_to_keep` steps, saving asynchronously."""
+    """A `CheckpointManager` keeping the newest `max_to_keep` steps, saving asynchronously.
+
+    Orbax removes the temporary directories of interrupted saves in a background
+    thread started here, and `close()` does not wait for it: a process that exits
+    soon after (a one-line error) would kill it mid-way, printing a traceback. So
+    this waits for that clean-up before returning.
+    """
     options = ocp.CheckpointManagerOptions(
         max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=True,
         enable_async_checkpointing=True)
+    manager = ocp.CheckpointManager(Path(directory).absolute(), options=options)
+    # orbax-checkpoint (pinned) has no public wait for the clean-up; see the docstring.
+    wait = getattr(manager, "_maybe_await_cleanup_tmp_directory", None)
+    if wait is not None:
+        wait()
+    return manager
+
+
+def open_manager(directory: str | Path) -> ocp.CheckpointManager:
+    """A `CheckpointManager` for restoring: it creates, deletes and cleans nothing.
+
+    (Orbax's own `read_only=True` logs warnings on every open, which would break the
+    one-line errors of the commands.)
+    """
+    options = ocp.CheckpointManagerOptions(create=False, max_to_keep=None,
+                                           cleanup_tmp_directories=False,
+                                           enable_async_checkpointing=False)
     return ocp.CheckpointManager(Path(directory).absolute(), options=options)
 
 

@@ -48,7 +48,7 @@ def load_run(workdir: str | Path, step: int | None = None, *, config=None) -> Ru
     if not (workdir / "checkpoints").is_dir():
         raise UserError(f"{workdir} has no checkpoints/; train first")
     template = task.init_state(jax.random.PRNGKey(config.seed))
-    manager = checkpoint.make_manager(workdir / "checkpoints")
+    manager = checkpoint.open_manager(workdir / "checkpoints")
     try:
         if step is not None:
             if step not in manager.all_steps():
