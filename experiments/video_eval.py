@@ -31,15 +31,16 @@ FLAGS = flags.FLAGS
 
 
 def main() -> None:
-    report = study.quality_report(FLAGS.workdirs, num_sequences=FLAGS.num_sequences,
+    runs = [study.load_video_run(w) for w in FLAGS.workdirs]  # loaded once, for both reports
+    report = study.quality_report(runs, num_sequences=FLAGS.num_sequences,
                                   num_samples=FLAGS.num_samples, num_future=FLAGS.num_future,
                                   batch_size=FLAGS.batch_size, output=FLAGS.output)
     text = study.format_quality_table(report)
     if FLAGS.identity:
-        identity = [study.identity_report(w, num_sequences=FLAGS.num_sequences,
+        identity = [study.identity_report(run, num_sequences=FLAGS.num_sequences,
                                           num_samples=FLAGS.identity_samples,
                                           batch_size=FLAGS.batch_size)
-                    for w in FLAGS.workdirs]
+                    for run in runs]
         report["identity"] = identity
         text += "\n\n" + study.format_identity_table(identity)
     print(text)

@@ -196,8 +196,15 @@ def test_bad_svg_config_is_one_user_error(overrides, message):
     assert "\n" not in str(error.value)
 
 
-def test_quality_report_scores_every_predicted_step_best_above_mean(run_dir, tmp_path):
-    report = study.quality_report([run_dir], num_sequences=3, num_samples=4, num_future=5,
+@pytest.fixture(scope="module")
+def loaded(run_dir):
+    """The run loaded once: the study tests below share its compiled sampler (one shape:
+    2 sequences a batch, 4 samples, 7 frames)."""
+    return study.load_video_run(run_dir)
+
+
+def test_quality_report_scores_every_predicted_step_best_above_mean(loaded, tmp_path):
+    report = study.quality_report([loaded], num_sequences=3, num_samples=4, num_future=5,
                                   batch_size=2, output=tmp_path / "eval")
     curves = report["methods"]["SVG-LP"]["curves"]
     assert all(len(v) == 5 for v in curves.values())
@@ -206,14 +213,14 @@ def test_quality_report_scores_every_predicted_step_best_above_mean(run_dir, tmp
     assert np.mean(curves["ssim_best"]) >= np.mean(curves["ssim_mean"]) - 1e-9
     assert np.mean(curves["psnr_best"]) >= np.mean(curves["psnr_mean"]) - 1e-9
     assert all(0 < p < 80 for p in curves["psnr_mean"])
-    # The same futures scored by hand: sequence 1, sample by sample.
-    run = study.load_video_run(run_dir)
-    test = run.task.test_set(3, 7)
-    futures = run.task.futures(run.state.params, test["frames"][1:2, :2], np.array([1]),
-                               num_frames=7, num_samples=4)
-    ssim = np.asarray(video_metrics.frame_scores(test["frames"][1:2], futures)["ssim"])[0, :, 2:]
-    again = study.sampled_scores(run, num_sequences=3, num_samples=4, num_future=5,
-                                 batch_size=3)[0]
+    # The same futures scored by hand: sequence 1, sample by sample, now sampled first in
+    # its batch (the report had it second).
+    test = loaded.task.test_set(3, 7)
+    futures = loaded.task.futures(loaded.state.params, test["frames"][1:3, :2], np.array([1, 2]),
+                                  num_frames=7, num_samples=4)
+    ssim = np.asarray(video_metrics.frame_scores(test["frames"][1:3], futures)["ssim"])[0, :, 2:]
+    again = study.sampled_scores(loaded, num_sequences=3, num_samples=4, num_future=5,
+                                 batch_size=2)[0]
     np.testing.assert_allclose(again["ssim_mean"][1], ssim.mean(0), rtol=1e-5)
     np.testing.assert_allclose(again["ssim_best"][1], ssim[np.argmax(ssim.mean(1))], rtol=1e-5)
     assert {p.name for p in (tmp_path / "eval").iterdir()} == {
@@ -221,25 +228,25 @@ def test_quality_report_scores_every_predicted_step_best_above_mean(run_dir, tmp
     assert "| SVG-LP | best of 4 |" in study.format_quality_table(report)
 
 
-def test_identity_report_classifies_true_frames_and_predictions(run_dir):
-    report = study.identity_report(run_dir, num_sequences=4, num_samples=2, steps=(1, 3),
-                                   batch_size=4)
-    assert report["steps"] == [1, 3] and report["trained_items"] == 1
+def test_identity_report_classifies_true_frames_and_predictions(loaded):
+    report = study.identity_report(loaded, num_sequences=4, num_samples=4, steps=(1, 5),
+                                   batch_size=2)
+    assert report["steps"] == [1, 5] and report["trained_items"] == 1
     assert all(0 <= a <= 1 for a in report["accuracy"])
     assert min(report["true_frames_accuracy"]) >= 0.5  # the classifier reads real items
 
 
-def test_generate_writes_futures_of_test_or_user_frames_and_rejects_bad_input(run_dir,
-                                                                             tmp_path):
-    out = study.user_futures(run_dir, None, num=2, num_frames=9, num_samples=3,
+def test_generate_writes_futures_of_test_or_user_frames_and_rejects_bad_input(loaded, tmp_path):
+    out = study.user_futures(loaded, None, num=3, num_frames=7, num_samples=4, batch_size=2,
                              output=tmp_path / "test")
     futures = np.load(out / "futures.npy")
-    assert futures.shape == (2, 3, 9, 32, 32, 1)
-    test = study.load_video_run(run_dir).task.test_set(2, 9)
-    np.testing.assert_array_equal(futures[:, :, :2], np.repeat(test["frames"][:, None, :2], 3, 1))
+    assert futures.shape == (3, 4, 7, 32, 32, 1)
+    test = loaded.task.test_set(3, 7)
+    np.testing.assert_array_equal(futures[:, :, :2], np.repeat(test["frames"][:, None, :2], 4, 1))
     assert (out / "futures.gif").is_file() and (out / "futures.png").is_file()
     own = (np.asarray(test["frames"][:, :4]) * 255).round().astype(np.uint8)[..., 0]
-    out = study.user_futures(run_dir, own, num=5, num_frames=6, output=tmp_path / "own")
+    out = study.user_futures(loaded, own, num=5, num_frames=7, num_samples=4, batch_size=2,
+                             output=tmp_path / "own")
     np.testing.assert_allclose(np.load(out / "futures.npy")[:, 0, :2], test["frames"][:, :2],
                                atol=1 / 255)
     for frames, frame_count, message in [
@@ -248,6 +255,9 @@ def test_generate_writes_futures_of_test_or_user_frames_and_rejects_bad_input(ru
             (own.astype(np.float32), 6, r"float frames must be finite and in \[0, 1\]"),
             (own, 2, r"--frames \(2\) must be more than the 2 conditioning frames")]:
         with pytest.raises(UserError, match=message):
-            study.user_futures(run_dir, frames, num=2, num_frames=frame_count,
+            study.user_futures(loaded, frames, num=2, num_frames=frame_count,
                                output=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+    with pytest.raises(UserError, match="video studies need an SVG run"):
+        study.user_futures(loaded._replace(task=object()), None, num=1, num_frames=7,
+                           output=tmp_path / "bad")

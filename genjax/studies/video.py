@@ -53,6 +53,17 @@ def load_video_run(workdir: str | Path, step: int | None = None) -> Run:
     return run
 
 
+def as_video_run(run: Run | str | Path) -> Run:
+    """`run` itself when it is a loaded `Run` (its compiled samplers are reused), else
+    `load_video_run(run)`."""
+    if isinstance(run, Run):
+        if not isinstance(run.task, SVGTask):
+            raise UserError(f"{run.workdir} is a {run.config.task!r} run; video studies need "
+                            "an SVG run")
+        return run
+    return load_video_run(run)
+
+
 def method_name(run: Run) -> str:
     return METHOD_NAMES[run.config.model.prior]
 
@@ -81,12 +92,9 @@ def sampled_scores(run: Run, *, num_sequences: int, num_samples: int, num_future
     test = task.test_set(num_sequences, c.num_cond + num_future)
     per_sequence: dict[str, list[np.ndarray]] = {}
     figure = None
-    for start in range(0, num_sequences, batch_size):
-        chunk = np.arange(start, min(start + batch_size, num_sequences))
-        padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - len(chunk))])
-        futures = task.futures(run.state.params, test["frames"][padded, :c.num_cond], padded,
-                               num_frames=c.num_cond + num_future,
-                               num_samples=num_samples)[:len(chunk)]
+    for chunk, futures in task.futures_in_batches(
+            run.state.params, test["frames"][:, :c.num_cond], num_frames=c.num_cond + num_future,
+            num_samples=num_samples, batch_size=batch_size):
         scores = video_metrics.frame_scores(test["frames"][chunk], futures)
         curves = video_metrics.best_and_mean(
             {k: np.asarray(v)[..., c.num_cond:] for k, v in scores.items()})
@@ -98,7 +106,7 @@ def sampled_scores(run: Run, *, num_sequences: int, num_samples: int, num_future
     return {k: np.concatenate(v) for k, v in per_sequence.items()}, figure
 
 
-def quality_report(workdirs: list[str | Path], *, num_sequences: int = 256,
+def quality_report(workdirs: list[Run | str | Path], *, num_sequences: int = 256,
                    num_samples: int = 100, num_future: int = 20, batch_size: int = 8,
                    output: str | Path | None = None) -> dict:
     """Per-step PSNR / SSIM, best and mean over samples, for each run; see the module doc."""
@@ -106,7 +114,7 @@ def quality_report(workdirs: list[str | Path], *, num_sequences: int = 256,
                         ("num_future", num_future), ("batch_size", batch_size)):
         if value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
-    runs = [load_video_run(w) for w in workdirs]
+    runs = [as_video_run(w) for w in workdirs]
     _same_setting(runs)
     names = [method_name(r) for r in runs]
     if len(set(names)) != len(names):
@@ -168,10 +176,11 @@ def format_quality_table(report: dict, steps: tuple[int, ...] = (1, 5, 10, 15, 2
     return "\n".join(lines)
 
 
-def identity_report(workdir: str | Path, *, num_sequences: int = 256, num_samples: int = 10,
-                    steps: tuple[int, ...] = IDENTITY_STEPS, batch_size: int = 8) -> dict:
+def identity_report(workdir: Run | str | Path, *, num_sequences: int = 256,
+                    num_samples: int = 10, steps: tuple[int, ...] = IDENTITY_STEPS,
+                    batch_size: int = 8) -> dict:
     """The classifier's accuracy on the predicted item at its true position, per step."""
-    run = load_video_run(workdir)
+    run = as_video_run(workdir)
     task, c = run.task, run.config
     if min(steps) < 1:
         raise UserError(f"steps are counted from 1 (the first predicted frame), got {steps}")
@@ -184,11 +193,9 @@ def identity_report(workdir: str | Path, *, num_sequences: int = 256, num_sample
     frames = [c.num_cond + s - 1 for s in steps]
     correct, truth_correct = np.zeros(len(steps)), np.zeros(len(steps))
     started = time.perf_counter()
-    for start in range(0, num_sequences, batch_size):
-        chunk = np.arange(start, min(start + batch_size, num_sequences))
-        padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - len(chunk))])
-        futures = task.futures(run.state.params, test["frames"][padded, :c.num_cond], padded,
-                               num_frames=spec.seq_len, num_samples=num_samples)[:len(chunk)]
+    for chunk, futures in task.futures_in_batches(
+            run.state.params, test["frames"][:, :c.num_cond], num_frames=spec.seq_len,
+            num_samples=num_samples, batch_size=batch_size):
         positions = test["positions"][chunk][:, frames]  # (B, steps, 1, 2)
         label = test["labels"][chunk][:, 0]  # (B,)
         for s in range(num_samples):
@@ -223,13 +230,13 @@ def format_identity_table(reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def user_futures(workdir: str | Path, frames: np.ndarray | None, *, num: int,
+def user_futures(workdir: Run | str | Path, frames: np.ndarray | None, *, num: int,
                  num_frames: int, num_samples: int = 1, seed: int = 0,
-                 output: str | Path) -> Path:
+                 output: str | Path, batch_size: int = 8) -> Path:
     """Sampled futures of `frames` (N, T >= num_cond, S, S[, C]) or, when None, of the first
     `num` test sequences; writes futures.npy (N, samples, num_frames, S, S, C) in [0, 1],
     futures.gif and futures.png under `output`."""
-    run = load_video_run(workdir)
+    run = as_video_run(workdir)
     task, c = run.task, run.config
     if num_frames <= c.num_cond:
         raise UserError(f"--frames ({num_frames}) must be more than the {c.num_cond} "
@@ -241,14 +248,9 @@ def user_futures(workdir: str | Path, frames: np.ndarray | None, *, num: int,
     else:
         frames = as_user_frames(frames, c.moving.frame_size, c.num_cond,
                                 channels=task.model.channels)[:num]
-    cond = frames[:, :c.num_cond]
-    out = []
-    for start in range(0, len(cond), 8):
-        chunk = np.arange(start, min(start + 8, len(cond)))
-        padded = np.concatenate([chunk, np.repeat(chunk[-1:], 8 - len(chunk))])
-        out.append(task.futures(run.state.params, cond[padded], padded, num_frames=num_frames,
-                                num_samples=num_samples, seed=seed)[:len(chunk)])
-    futures = np.concatenate(out)
+    futures = np.concatenate([out for _, out in task.futures_in_batches(
+        run.state.params, frames[:, :c.num_cond], num_frames=num_frames,
+        num_samples=num_samples, batch_size=batch_size, seed=seed)])
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     np.save(output / "futures.npy", futures)

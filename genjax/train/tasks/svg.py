@@ -120,19 +120,30 @@ class SVGTask:
         keys = jax.vmap(functools.partial(jax.random.fold_in, root))(jnp.asarray(indices))
         return np.asarray(self._futures[key]({"params": params}, jnp.asarray(cond), keys))
 
+    def futures_in_batches(self, params, cond: np.ndarray, *, num_frames: int,
+                           num_samples: int, batch_size: int, seed: int = EVAL_SEED):
+        """Yield (indices, futures) over cond (N, n, S, S, C), `batch_size` sequences at a time.
+
+        Sequence i is sampled with index i (see `futures`); the last batch is padded with
+        copies of its last sequence, so every call has one shape and compiles once, and the
+        padding is dropped from what is yielded.
+        """
+        num = len(cond)
+        for start in range(0, num, batch_size):
+            chunk = np.arange(start, min(start + batch_size, num))
+            padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - len(chunk))])
+            futures = self.futures(params, cond[padded], padded, num_frames=num_frames,
+                                   num_samples=num_samples, seed=seed)
+            yield chunk, futures[:len(chunk)]
+
     def sample_test(self, params, *, num: int, num_future: int, num_samples: int,
                     batch_size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The test set's first `num` sequences and their futures, in batches of sequences."""
         c = self.config
-        num_frames = c.num_cond + num_future
-        test = self.test_set(num, num_frames)
-        outputs = []
-        for start in range(0, num, batch_size):
-            chunk = np.arange(start, min(start + batch_size, num))
-            padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - len(chunk))])
-            out = self.futures(params, test["frames"][padded, :c.num_cond], padded,
-                               num_frames=num_frames, num_samples=num_samples)
-            outputs.append(out[:len(chunk)])
+        test = self.test_set(num, c.num_cond + num_future)
+        outputs = [futures for _, futures in self.futures_in_batches(
+            params, test["frames"][:, :c.num_cond], num_frames=c.num_cond + num_future,
+            num_samples=num_samples, batch_size=batch_size)]
         return test, np.concatenate(outputs)
 
     def evaluate(self, state, mesh, workdir, step, writer) -> dict[str, float]:
