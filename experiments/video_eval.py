@@ -31,6 +31,8 @@ FLAGS = flags.FLAGS
 
 
 def main() -> None:
+    study.check_counts(num_sequences=FLAGS.num_sequences, num_samples=FLAGS.num_samples,
+                       num_future=FLAGS.num_future, batch_size=FLAGS.batch_size)
     runs = [study.load_video_run(w) for w in FLAGS.workdirs]  # loaded once, for both reports
     report = study.quality_report(runs, num_sequences=FLAGS.num_sequences,
                                   num_samples=FLAGS.num_samples, num_future=FLAGS.num_future,

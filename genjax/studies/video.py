@@ -106,14 +106,19 @@ def sampled_scores(run: Run, *, num_sequences: int, num_samples: int, num_future
     return {k: np.concatenate(v) for k, v in per_sequence.items()}, figure
 
 
+def check_counts(**counts: int) -> None:
+    """A one-line `UserError` for the first count below 1."""
+    for name, value in counts.items():
+        if value < 1:
+            raise UserError(f"{name} must be at least 1, got {value}")
+
+
 def quality_report(workdirs: list[Run | str | Path], *, num_sequences: int = 256,
                    num_samples: int = 100, num_future: int = 20, batch_size: int = 8,
                    output: str | Path | None = None) -> dict:
     """Per-step PSNR / SSIM, best and mean over samples, for each run; see the module doc."""
-    for name, value in (("num_sequences", num_sequences), ("num_samples", num_samples),
-                        ("num_future", num_future), ("batch_size", batch_size)):
-        if value < 1:
-            raise UserError(f"{name} must be at least 1, got {value}")
+    check_counts(num_sequences=num_sequences, num_samples=num_samples, num_future=num_future,
+                 batch_size=batch_size)
     runs = [as_video_run(w) for w in workdirs]
     _same_setting(runs)
     names = [method_name(r) for r in runs]
