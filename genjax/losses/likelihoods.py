@@ -58,10 +58,16 @@ def gaussian_log_prob(x: Array, mean: Array, log_var: Array | float) -> Array:
 
 def discretized_logistic_log_prob(x: Array, mean: Array, log_scale: Array,
                                   num_bins: int = 256) -> Array:
-    """PixelCNN++ eq. 2 for integer levels x in {0, ..., num_bins - 1}.
+    """PixelCNN++ eq. 2 for integer levels x in {0, ..., num_bins - 1}, summed over pixels.
 
     `mean` and `log_scale` live in the [-1, 1] scale of x / (num_bins - 1) * 2 - 1.
     """
+    return _sum_pixels(discretized_logistic_log_probs(x, mean, log_scale, num_bins))
+
+
+def discretized_logistic_log_probs(x: Array, mean: Array, log_scale: Array,
+                                   num_bins: int = 256) -> Array:
+    """The same, per pixel (broadcasting x against mean and log_scale)."""
     top = num_bins - 1
     centred = x * (2.0 / top) - 1.0
     half_width = 1.0 / top
@@ -73,8 +79,7 @@ def discretized_logistic_log_prob(x: Array, mean: Array, log_scale: Array,
     # a - b = 2 half_width / s > 0, so log(1 - exp(b - a)) is finite.
     log_width = jnp.log(-jnp.expm1(-2.0 * half_width * inv_scale))
     log_interior = log_cdf_upper + log_survival_lower + log_width
-    log_p = jnp.where(x <= 0, log_cdf_upper, jnp.where(x >= top, log_survival_lower, log_interior))
-    return _sum_pixels(log_p)
+    return jnp.where(x <= 0, log_cdf_upper, jnp.where(x >= top, log_survival_lower, log_interior))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +93,9 @@ class Likelihood:
     `bits_per_dim`: log_prob is a probability of 8-bit pixels, so
     -log_prob / (D ln 2) is an exact code length in bits per dimension.
     `levels`: the number of values a pixel takes (for raw image bits), or None
-    when the data is continuous.
+    when the data is continuous. `level_log_probs(raw)`, for discrete data: the
+    log-probability of every level of every pixel, (N, H, W, C, levels), whose
+    exp sums to 1 over the last axis (what an entropy coder needs); None otherwise.
     """
 
     name: str
@@ -99,6 +106,7 @@ class Likelihood:
     to_unit: Callable[[Array], Array]
     bits_per_dim: bool
     levels: int | None
+    level_log_probs: Callable[[Array], Array] | None = None
 
 
 def _split(raw: Array, num_params: int) -> list[Array]:
@@ -110,7 +118,9 @@ def _bernoulli(options) -> Likelihood:
         name="bernoulli", num_params=1, image_range="binary",
         log_prob=bernoulli_log_prob,
         mean=lambda raw: 2.0 * jax.nn.sigmoid(raw) - 1.0,
-        to_unit=lambda x: 2.0 * x - 1.0, bits_per_dim=False, levels=2)
+        to_unit=lambda x: 2.0 * x - 1.0, bits_per_dim=False, levels=2,
+        level_log_probs=lambda raw: jnp.stack(
+            [-jax.nn.softplus(raw), -jax.nn.softplus(-raw)], axis=-1))
 
 
 def _gaussian(options) -> Likelihood:
@@ -144,15 +154,23 @@ def _gaussian_learned(options) -> Likelihood:
 
 def _logistic(options) -> Likelihood:
     """Discretised logistic on uint8 levels; log-scale bounded below smoothly by -7."""
-    def log_prob(x, raw):
+    def params(raw):
         mean, raw_log_scale = _split(raw, 2)
-        log_scale = MIN_LOG_SCALE + jax.nn.softplus(raw_log_scale - MIN_LOG_SCALE)
-        return discretized_logistic_log_prob(x, mean, log_scale)
+        return mean, MIN_LOG_SCALE + jax.nn.softplus(raw_log_scale - MIN_LOG_SCALE)
+
+    def log_prob(x, raw):
+        return discretized_logistic_log_prob(x, *params(raw))
+
+    def level_log_probs(raw):
+        mean, log_scale = params(raw)
+        levels = jnp.arange(256, dtype=raw.dtype)
+        return discretized_logistic_log_probs(levels, mean[..., None], log_scale[..., None])
 
     return Likelihood(
         name="logistic", num_params=2, image_range="uint8", log_prob=log_prob,
         mean=lambda raw: jnp.clip(_split(raw, 2)[0], -1.0, 1.0),
-        to_unit=lambda x: x / 127.5 - 1.0, bits_per_dim=True, levels=256)
+        to_unit=lambda x: x / 127.5 - 1.0, bits_per_dim=True, levels=256,
+        level_log_probs=level_log_probs)
 
 
 LIKELIHOODS: dict[str, Callable[..., Likelihood]] = {
