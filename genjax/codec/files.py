@@ -172,13 +172,12 @@ def write_images(images: np.ndarray, output: str | Path, *, levels: int,
     (8-bit grayscale; a 2-level image is written 0/255). Atomic either way."""
     output = Path(output)
     if output.suffix == ".npy":
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".npy",
-                                   dir=output.parent if output.parent.exists() else None)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".npy", dir=output.parent)
         os.close(fd)
         try:
             np.save(tmp, images)
-            output.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(tmp, output)
+            os.replace(tmp, output)
         finally:
             Path(tmp).unlink(missing_ok=True)
         return output
