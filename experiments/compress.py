@@ -18,7 +18,7 @@ from pathlib import Path
 from absl import flags
 
 from experiments import launch
-from genjax.codec import files
+from genjax.codec import files, lossy
 from genjax.errors import UserError
 from genjax.studies import compression
 
@@ -36,6 +36,8 @@ FLAGS = flags.FLAGS
 def main() -> None:
     if (FLAGS.split is None) == (FLAGS.input is None):
         raise UserError("give one of --split and --input")
+    if FLAGS.lossy_step is not None:
+        lossy.check_grid_step(FLAGS.lossy_step)
     if Path(FLAGS.output).is_dir():
         raise UserError(f"--output {FLAGS.output} is a folder; give a file path")
     run, codec = compression.load_codec(FLAGS.workdir)
