@@ -211,3 +211,19 @@ def test_command_line_overrides_are_locked_against_typos(tmp_path):
         "error: unknown dataset 'cifar'; choose one of "
         "['celeb_a', 'cifar10', 'fashion_mnist', 'mnist']")
     assert not (tmp_path / "w").exists()
+
+
+def test_managers_leave_no_clean_up_running(tmp_path):
+    """`make_manager` has removed an interrupted save's temporary directory when it returns
+    (orbax does it in a thread that `close()` does not join: a command that exits early
+    would kill it mid-way); `open_manager` reads and removes nothing."""
+    directory = tmp_path / "checkpoints"
+    leftover = directory / "5.orbax-checkpoint-tmp-1733000000000000"
+    leftover.mkdir(parents=True)
+    (leftover / "partial").write_text("half a save")
+    reader = checkpoint.open_manager(directory)
+    assert reader.all_steps() == [] and leftover.is_dir()
+    reader.close()
+    writer = checkpoint.make_manager(directory)
+    assert not leftover.exists()
+    writer.close()
