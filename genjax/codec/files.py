@@ -16,7 +16,7 @@ place, so a failure leaves no partial output.
 
 from __future__ import annotations
 
-import os
+import io
 import shutil
 import tempfile
 import time
@@ -106,11 +106,11 @@ class VAECodec:
             raise UserError(f"{path} holds {header.shape} images of {header.levels} levels and "
                             f"{header.latent_dim} latents; this model codes {self.shape}, "
                             f"{self.levels}, {self.latent_dim}")
+        if header.mode == container.LOSSLESS and header.num_buckets != self.num_buckets:
+            raise UserError(f"{path} was coded with {header.num_buckets} latent buckets; "
+                            f"this codec uses {self.num_buckets}")
         try:
             if header.mode == container.LOSSLESS:
-                if header.num_buckets != self.num_buckets:
-                    raise UserError(f"{path} was coded with {header.num_buckets} latent buckets; "
-                                    f"this codec uses {self.num_buckets}")
                 images = bbans.decode(words, header.count, header.shape, self.lossless,
                                       seed=header.seed)
             else:
@@ -172,14 +172,9 @@ def write_images(images: np.ndarray, output: str | Path, *, levels: int,
     (8-bit grayscale; a 2-level image is written 0/255). Atomic either way."""
     output = Path(output)
     if output.suffix == ".npy":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".npy", dir=output.parent)
-        os.close(fd)
-        try:
-            np.save(tmp, images)
-            os.replace(tmp, output)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        buffer = io.BytesIO()
+        np.save(buffer, images)
+        container.atomic_write_bytes(output, buffer.getvalue())
         return output
     if output.exists() and any(output.iterdir()):
         raise UserError(f"{output} exists and is not empty; give a new folder or a .npy path")
