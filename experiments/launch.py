@@ -9,6 +9,10 @@ user can cause ends as one `error: ...` line on stderr, nothing else:
 - a NaN or Inf in training (`NonFiniteError`, the last good checkpoint kept): 3;
 - anything unexpected: status 1, its first line only; `--verbose` shows the traceback.
 
+Every command takes `--coordinator_address`, `--num_processes` and `--process_id`
+(or JAX's environment variables, or a cluster JAX detects) and starts
+`jax.distributed` before anything else (`genjax.distributed`).
+
 Training scripts call `launch.train(default_config)`: the flax-examples flags
 `--config=<file>` (with `--config.a.b=value` overrides, locked against typos)
 and `--workdir=<dir>`, then `genjax.train.loop.fit`.
@@ -25,10 +29,20 @@ from collections.abc import Callable
 from absl import app, flags
 from ml_collections import config_flags
 
+from genjax import distributed
 from genjax.errors import NonFiniteError, UserError
 from genjax.train.loop import fit
 
 flags.DEFINE_bool("verbose", False, "Show the traceback of an unexpected error.")
+flags.DEFINE_string("coordinator_address", None,
+                    "Multi-process runs: process 0's host:port (else $JAX_COORDINATOR_ADDRESS).")
+flags.DEFINE_integer("num_processes", None,
+                     "Multi-process runs: how many processes (else $JAX_NUM_PROCESSES).")
+flags.DEFINE_integer("process_id", None,
+                     "Multi-process runs: this process's id, 0 to num_processes - 1 "
+                     "(else $JAX_PROCESS_ID).")
+flags.DEFINE_float("distributed_timeout", distributed.DEFAULT_TIMEOUT_S,
+                   "Seconds to wait for the coordinator and the other processes.")
 
 
 def _one_line(text: str) -> str:
@@ -109,6 +123,9 @@ def command(main: Callable[[], object]) -> None:
         # JAX logs at INFO that it found no TPU on every start: not news on a CPU or GPU.
         logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
         with errors_exit(verbose=flags.FLAGS.verbose):
+            f = flags.FLAGS
+            distributed.initialize(f.coordinator_address, f.num_processes, f.process_id,
+                                   timeout_s=f.distributed_timeout)
             main()
 
     app.run(run, flags_parser=_parse_flags)

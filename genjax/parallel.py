@@ -51,5 +51,28 @@ def shard_batch(batch, mesh: Mesh):
     return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
 
 
+def gather(array) -> np.ndarray:
+    """A global array as numpy on every process (its shards fetched from the others)."""
+    if jax.process_count() == 1 or array.is_fully_addressable:
+        return np.asarray(array)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(array, tiled=True))
+
+
 def replicate(tree, mesh: Mesh):
-    return jax.device_put(tree, replicated(mesh))
+    """Every leaf replicated on every device of the mesh.
+
+    With several processes each builds its own devices' copies from its host value
+    (the same on every process: a seeded init or a restored checkpoint), since JAX
+    moves no array between hosts here.
+    """
+    sharding = replicated(mesh)
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+
+    def put(leaf):
+        host = np.asarray(leaf)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(put, tree)

@@ -9,6 +9,7 @@ from genjax.data.pipeline import (
     load_arrays,
     load_split,
     num_examples,
+    process_slice,
     save_arrays,
     to_uint8,
     train_iterator,
@@ -25,5 +26,6 @@ from genjax.data.subsets import (
 
 __all__ = ["DATASETS", "IMAGE_RANGES", "array_train_iterator", "balanced_indices",
            "balanced_subset", "check_dataset", "check_training_set", "data_dir",
-           "eval_iterator", "load_arrays", "load_split", "num_examples", "save_arrays",
+           "eval_iterator", "load_arrays", "load_split", "num_examples", "process_slice",
+           "save_arrays",
            "subset_fields", "take_fraction", "to_uint8", "train_iterator", "training_set"]

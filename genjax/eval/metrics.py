@@ -75,23 +75,23 @@ def feature_net(name: str) -> FeatureNet:
     raise UserError(f"unknown feature network {name!r}; choose 'inception' or 'classifier'")
 
 
-def _batches(samples, num_samples: int, batch_size: int, seed: int):
-    """Yield (images, mask) batches of exactly `batch_size` until `num_samples` are out."""
-    drawn, i = 0, 0
-    while drawn < num_samples:
-        if callable(samples):
-            images = np.asarray(samples(jax.random.fold_in(jax.random.PRNGKey(seed), i)))
-        else:
-            images = np.asarray(samples[drawn:drawn + batch_size])
-        images = images[:min(batch_size, num_samples - drawn)]
-        if len(images) == 0:
-            raise UserError(f"the sampler returned no images after {drawn} samples")
-        count = len(images)
-        if count < batch_size:
-            pad = np.zeros((batch_size - count, *images.shape[1:]), images.dtype)
-            images = np.concatenate([images, pad])
-        yield images, np.arange(batch_size) < count
-        drawn, i = drawn + count, i + 1
+def _batch(samples, num_samples: int, batch_size: int, seed: int, i: int):
+    """Batch `i` as (images, mask) of exactly `batch_size` rows: images i*batch_size on,
+    or the sampler's draw with `fold_in(PRNGKey(seed), i)`; past the end, all padding."""
+    count = min(batch_size, max(num_samples - i * batch_size, 0))
+    if callable(samples):
+        images = np.asarray(samples(jax.random.fold_in(jax.random.PRNGKey(seed), i)))
+        if len(images) < count:
+            raise UserError(f"the sampler returned {len(images)} images; each call must "
+                            f"return batch_size={batch_size} (or the {count} still needed)")
+    else:
+        images = np.asarray(samples[i * batch_size:i * batch_size + batch_size])
+    images = images[:count]
+    if count < batch_size:
+        shape = images.shape[1:] or np.shape(samples)[1:]
+        pad = np.zeros((batch_size - count, *shape), images.dtype)
+        images = np.concatenate([images, pad]) if count else pad
+    return images, np.arange(batch_size) < count
 
 
 PROGRESS_SECONDS = 60.0  # a log line this often during long feature passes (10k FID on CPU)
@@ -107,14 +107,25 @@ def _scaled_apply(net: FeatureNet, value_range: tuple[float, float], mesh):
 
 def features(samples, net: FeatureNet, *, num_samples: int, batch_size: int = 100,
              value_range: tuple[float, float] = (-1.0, 1.0), seed: int = 0) -> np.ndarray:
-    """(num_samples, d) features of an image array or a sampler, the batch split over devices."""
+    """(num_samples, d) features of an image array or a sampler, the batch split over devices.
+
+    Batch i is images [i·batch_size, (i+1)·batch_size) of the array, or the sampler's
+    draw with `fold_in(PRNGKey(seed), i)`. It is split over every device of every
+    process: with P processes each runs the network on its P-th of the batch (a
+    sampler's draw is repeated on each, the cheap part), and the features are
+    gathered on every process in order: the same numbers as one process with the
+    same devices, for a P-th of the network's work each.
+    """
     mesh = parallel.make_mesh()
     parallel.check_batch_divisible(batch_size, mesh, "batch_size")
     apply = _scaled_apply(net, tuple(value_range), mesh)
+    local = data.process_slice(batch_size)
     out, done = [], 0
     start = last_report = time.monotonic()
-    for images, mask in _batches(samples, num_samples, batch_size, seed):
-        out.append(np.asarray(apply(parallel.shard_batch(images.astype(np.float32), mesh)))[mask])
+    for i in range(-(-num_samples // batch_size)):
+        images, mask = _batch(samples, num_samples, batch_size, seed, i)
+        feats = apply(parallel.shard_batch(images[local].astype(np.float32), mesh))
+        out.append(parallel.gather(feats)[mask])
         done += len(out[-1])
         if time.monotonic() - last_report > PROGRESS_SECONDS and done < num_samples:
             last_report = time.monotonic()

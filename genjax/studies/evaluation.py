@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genjax import distributed
 from genjax.errors import UserError
 from genjax.eval import conditional
 from genjax.eval import metrics as eval_metrics
@@ -81,8 +82,9 @@ def evaluate_run(workdir: str | Path, *, num_samples: int = 10000, split: str = 
             num_samples=num_samples, metrics=pooled, batch_size=batch_size, seed=seed,
             fake_features=pooled_features))
     output = Path(output) if output else workdir / "metrics.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2))
+    if distributed.is_primary():
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2))
     return results
 
 

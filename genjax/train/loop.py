@@ -25,6 +25,12 @@ Safety: every metric is checked for NaN/Inf before a checkpoint is written and
 at each log interval; a non-finite value stops the run with a `NonFiniteError`
 naming the step and the metric, and no checkpoint of the bad state is saved.
 SIGTERM (a scheduler's preemption) saves a checkpoint and returns cleanly.
+
+Several processes (`genjax.distributed`): each runs `fit` on its slice of every
+global batch; orbax saves checkpoints collectively; process 0 alone writes the
+config, logs and final outputs. A SIGTERM to any process stops all of them after
+the same step, with the same checkpoint; a NaN stops all at the same step (the
+metrics are global values, the same on every process).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from genjax import parallel
+from genjax import distributed, parallel
 from genjax.config import check_common, save_config
 from genjax.errors import NonFiniteError
 from genjax.io import checkpoint, writers
@@ -49,13 +55,20 @@ from genjax.train.tasks import make_task
 
 
 class _TermFlag:
-    """Set by SIGTERM; the loop checks it between steps."""
+    """Set by SIGTERM; the loop checks it between steps.
+
+    With several processes JAX's preemption service catches SIGTERM instead (its
+    handler is installed by `jax.distributed.initialize`): `stop_at(step)` is then
+    true on every process at the same step, whichever process got the signal.
+    """
 
     def __init__(self):
         self.raised = False
         self._previous = None
 
     def __enter__(self):
+        if jax.process_count() > 1:
+            return self
         try:
             self._previous = signal.signal(signal.SIGTERM, self._handle)
         except ValueError:  # not the main thread: leave signals alone
@@ -64,6 +77,14 @@ class _TermFlag:
 
     def _handle(self, signum, frame):
         self.raised = True
+
+    def stop_at(self, step: int) -> bool:
+        """Whether to checkpoint and stop after `step` (called once per step, on every process)."""
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            self.raised = self.raised or multihost_utils.reached_preemption_sync_point(step)
+        return self.raised
 
     def __exit__(self, *exc):
         if self._previous is not None:
@@ -80,6 +101,15 @@ def _check_finite(pending: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
                     f"non-finite {name}={float(np.asarray(value).mean())} at step {step + 1}; "
                     "stopped without saving it (the last good checkpoint is intact)")
     return fetched
+
+
+def _agreed(flag: bool) -> bool:
+    """Process 0's `flag` on every process (wall clocks differ between processes)."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+
+    return bool(multihost_utils.broadcast_one_to_all(np.bool_(flag)))
 
 
 def _mean_metrics(fetched: list[tuple[int, dict]]) -> dict[str, float]:
@@ -108,8 +138,10 @@ def fit(config, workdir: str | Path):
     preflight.check_workdir(workdir)
     preflight.check_resume(workdir, config)
     preflight.check_data(config)
+    distributed.barrier("genjax:fit:preflight")  # every process has read the old config
     workdir.mkdir(parents=True, exist_ok=True)
-    save_config(workdir, config)
+    if distributed.is_primary():
+        save_config(workdir, config)
 
     state = task.init_state(jax.random.PRNGKey(config.seed))
     manager = checkpoint.make_manager(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
@@ -122,7 +154,8 @@ def fit(config, workdir: str | Path):
     seconds_before = 0.0
     if restored_step is not None:
         logging.info("resumed from %s at step %d", manager.directory, start_step)
-        _truncate_jsonl(workdir / "metrics.jsonl", start_step)
+        if distributed.is_primary():
+            _truncate_jsonl(workdir / "metrics.jsonl", start_step)
         seconds_before = checkpoint.saved_train_seconds(manager, restored_step)
     budget = float(config.get("max_train_seconds", 0) or 0)
     if budget and seconds_before >= budget:
@@ -156,7 +189,7 @@ def fit(config, workdir: str | Path):
             pending.append((step, metrics))
             step += 1
             bar.update(1)
-            out_of_time = bool(budget) and elapsed() >= budget
+            out_of_time = bool(budget) and _agreed(elapsed() >= budget)
             last = step == total or out_of_time
             if step % config.log_every == 0 or last:
                 fetched = _check_finite(pending)
@@ -171,11 +204,12 @@ def fit(config, workdir: str | Path):
                 bar.set_postfix({shown: f"{scalars.get(f'train/{shown}', math.nan):.4g}"})
             if step % config.eval_every == 0 or last:
                 writer.write_scalars(step, task.evaluate(state, mesh, workdir, step, writer))
-            if step % config.checkpoint_every == 0 or last or term.raised:
+            stopping = term.stop_at(step)
+            if step % config.checkpoint_every == 0 or last or stopping:
                 _check_finite(pending)
                 checkpoint.save(manager, step, state, train_seconds=elapsed())
             writer.flush()
-            if term.raised:
+            if stopping:
                 logging.warning("SIGTERM at step %d: checkpoint saved; run again to resume", step)
                 break
             if out_of_time:
@@ -187,6 +221,6 @@ def fit(config, workdir: str | Path):
     writer.close()
     if int(state.step) >= total or (out_of_time and not term.raised):
         task.finish(state, workdir)
-        if jax.process_index() == 0:
+        if distributed.is_primary():
             writers.write_final_metrics(workdir)
     return state
