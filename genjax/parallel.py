@@ -60,6 +60,15 @@ def gather(array) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(array, tiled=True))
 
 
+def all_processes(flag: bool) -> bool:
+    """Whether `flag` holds on every process (it is this process's with one)."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+
+    return bool(np.all(multihost_utils.process_allgather(np.bool_(flag))))
+
+
 def replicate(tree, mesh: Mesh):
     """Every leaf replicated on every device of the mesh.
 

@@ -137,15 +137,33 @@ def test_processes_split_the_global_batch(monkeypatch):
         parts.append(pipeline.train_batch(images, index, batch_size=64, seed=0, step=3,
                                           image_range="[0,1]", with_labels=True)["label"])
     np.testing.assert_array_equal(np.concatenate(parts), whole)
-    eval_labels = []
+    # Binarised batches: the same bits whatever the process count.
+    monkeypatch.setattr(jax, "process_count", lambda: 1)
+    monkeypatch.setattr(jax, "process_index", lambda: 0)
+    whole = pipeline.train_batch(images, index, batch_size=64, seed=0, step=3,
+                                 image_range="binary", with_labels=False)["image"]
+    parts = []
+    for p in range(2):
+        monkeypatch.setattr(jax, "process_count", lambda: 2)
+        monkeypatch.setattr(jax, "process_index", lambda p=p: p)
+        parts.append(pipeline.train_batch(images, index, batch_size=64, seed=0, step=3,
+                                          image_range="binary", with_labels=False)["image"])
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert 0.05 < whole.mean() < 0.5 and set(np.unique(whole)) == {0.0, 1.0}
+    # Evaluation: each process reads its third of every global batch of 300.
+    per_process = []
     for p in range(3):
         monkeypatch.setattr(jax, "process_count", lambda: 3)
         monkeypatch.setattr(jax, "process_index", lambda p=p: p)
         batches = list(data.eval_iterator("fashion_mnist", batch_size=300, with_labels=True))
-        assert len(batches) == 34  # ceil(3334 / 100): the same count on every process
-        eval_labels += [b["label"][b["mask"]] for b in batches]
+        assert len(batches) == 34  # ceil(10000 / 300): the same count on every process
+        per_process.append(batches)
+    eval_labels = [batch["label"][batch["mask"]] for global_batch in zip(*per_process)
+                   for batch in global_batch]
     np.testing.assert_array_equal(np.concatenate(eval_labels), data.load_split(
         "fashion_mnist", "test")[1])
+    assert [int(b["mask"].sum()) for b in (per_process[0][-1], per_process[1][-1],
+                                           per_process[2][-1])] == [100, 0, 0]
 
 
 def test_bad_requests_fail_in_one_line(tmp_path, monkeypatch):

@@ -158,6 +158,28 @@ def test_gan_on_two_processes_matches_one_and_so_does_its_evaluation(tmp_path):
     assert e2 == e1 and e1["classifier_fd"] > 10
 
 
+VAE = ["--config.batch_size=64", "--config.num_train_steps=20", "--config.log_every=5",
+       "--config.eval_every=10", "--config.checkpoint_every=10", "--config.eval.iwae_samples=4",
+       "--config.eval.iwae_examples=300", "--config.eval.iwae_chunk_size=4"]
+
+
+def test_vae_on_two_processes_matches_one_likelihood_bounds_included(tmp_path):
+    """The IWAE bound reads the first 300 test images: shared out between the processes."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    first = launch("experiments.vae", one, *VAE)
+    finish(launch("experiments.vae", two, *VAE, processes=2))
+    finish(first)
+    assert_same_state(one, two, 20)
+    evals = [{k: v for k, v in r.items() if k.startswith("eval/")} for r in records(one)
+             if "eval/elbo" in r]
+    assert len(evals) == 2 and evals[-1]["eval/iwae_count"] == 300
+    assert [{k: v for k, v in r.items() if k.startswith("eval/")} for r in records(two)
+            if "eval/elbo" in r] == evals
+    assert ((one / "compression.json").read_text() == (two / "compression.json").read_text())
+    assert ((one / "samples" / "final_reconstructions.png").read_bytes()
+            == (two / "samples" / "final_reconstructions.png").read_bytes())
+
+
 def test_sigterm_to_one_process_stops_both_at_the_same_checkpoint(tmp_path):
     procs = launch("experiments.classifier", tmp_path, *CLASSIFIER,
                    "--config.num_train_steps=100000", "--config.checkpoint_every=50000",

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -37,6 +35,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from genjax import atomic
 from genjax.errors import UserError
 
 MAGIC = b"GJXC"
@@ -124,18 +123,7 @@ def read(path: str | Path, checksum: bytes | None = None
 
 def atomic_write_bytes(path: str | Path, blob: bytes) -> None:
     """Write `blob` to `path` through a temporary file in the same directory and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(path, blob)
 
 
 def write(path: str | Path, header: Header, words: np.ndarray,

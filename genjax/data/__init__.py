@@ -6,6 +6,7 @@ from genjax.data.pipeline import (
     check_dataset,
     data_dir,
     eval_iterator,
+    first_examples,
     load_arrays,
     load_split,
     num_examples,
@@ -26,6 +27,6 @@ from genjax.data.subsets import (
 
 __all__ = ["DATASETS", "IMAGE_RANGES", "array_train_iterator", "balanced_indices",
            "balanced_subset", "check_dataset", "check_training_set", "data_dir",
-           "eval_iterator", "load_arrays", "load_split", "num_examples", "process_slice",
-           "save_arrays",
-           "subset_fields", "take_fraction", "to_uint8", "train_iterator", "training_set"]
+           "eval_iterator", "first_examples", "load_arrays", "load_split", "num_examples",
+           "process_slice", "save_arrays", "subset_fields", "take_fraction", "to_uint8",
+           "train_iterator", "training_set"]

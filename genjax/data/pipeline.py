@@ -34,6 +34,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from genjax import atomic
 from genjax.data import offline
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
@@ -166,9 +167,15 @@ def train_batch(images, labels, *, batch_size: int, seed: int, step: int, image_
     per_epoch = n // batch_size
     epoch, index = divmod(step, per_epoch)
     order = _cached_order(seed, epoch, n)
-    chosen = order[index * batch_size:(index + 1) * batch_size][process_slice(batch_size)]
+    chosen = order[index * batch_size:(index + 1) * batch_size]
+    share = process_slice(batch_size)
     rng = np.random.default_rng([seed, step, 0xB17])
-    batch = {"image": convert_images(images[chosen], image_range, rng)}
+    if image_range == "binary":  # drawn for the global batch: the same bits on any process count
+        image = convert_images(images[chosen], image_range, rng)[share]
+    else:
+        image = convert_images(images[chosen[share]], image_range, rng)
+    chosen = chosen[share]
+    batch = {"image": image}
     if with_labels:
         batch["label"] = labels[chosen].astype(np.int32)
     return batch
@@ -238,12 +245,8 @@ def to_uint8(images, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarr
 
 def save_arrays(path: str | Path, images: np.ndarray, labels: np.ndarray) -> Path:
     """Write a labelled set for `load_arrays` (an uncompressed .npz, replaced atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(partial, image=np.asarray(images, np.uint8), label=np.asarray(labels, np.int32))
-    os.replace(partial, path)
-    return path
+    return atomic.write_with(path, lambda f: np.savez(
+        f, image=np.asarray(images, np.uint8), label=np.asarray(labels, np.int32)))
 
 
 def load_arrays(path: str | Path, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -280,12 +283,15 @@ def _load_arrays(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.nd
 
 
 def eval_iterator(name: str, *, batch_size: int, split: str = "test",
-                  image_range: str = "[-1,1]", with_labels: bool = False, seed: int = 0
-                  ) -> Iterator[dict[str, np.ndarray]]:
-    """One pass over the split: each example exactly once, in order, padded with a mask.
+                  image_range: str = "[-1,1]", with_labels: bool = False, seed: int = 0,
+                  max_examples: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """One pass over the split (its first `max_examples` if given): each example exactly
+    once, in order, padded with a mask.
 
-    With several processes each takes a contiguous, equally long share (padded),
-    so all run the same number of batches. `batch_size` is global. Binarisation
+    `batch_size` is global: global batch b holds examples [b·batch_size, (b+1)·batch_size),
+    the last one padded, and with several processes each reads its contiguous slice of
+    every global batch, as in training. So the devices see the same examples whatever
+    the process count, and the sums agree bit for bit. Binarisation
     (image_range="binary") is fixed by `seed` and the example's index, so every
     evaluation sees the same data whatever the batch size or process count.
     """
@@ -293,30 +299,45 @@ def eval_iterator(name: str, *, batch_size: int, split: str = "test",
     if batch_size <= 0:
         raise UserError(f"batch_size must be positive, got {batch_size}")
     images, labels = load_split(name, split)
-    local = batch_size // jax.process_count()
-    process_slice(batch_size)
-    n = len(images)
-    per_process = -(-n // jax.process_count())
-    num_batches = -(-per_process // local)
-    begin = jax.process_index() * per_process
-    end = min(begin + per_process, n)
-    for b in range(num_batches):
-        lo, hi = begin + b * local, min(begin + (b + 1) * local, end)
-        count = max(hi - lo, 0)
-        index = np.arange(lo, lo + count)
-        image = np.zeros((local, *images.shape[1:]), np.float32)
-        if image_range == "binary":
-            # Keyed by example, so the binarised split is the same for every batch size.
-            image[:count] = [convert_images(images[i], image_range,
-                                            np.random.default_rng([seed, i, 0xE7A1]))
-                             for i in index]
-        else:
-            image[:count] = convert_images(images[index], image_range, None)
-        # index: each row's position in the split (padding rows continue past the end).
-        batch = {"image": image, "mask": np.arange(local) < count,
-                 "index": (lo + np.arange(local)).astype(np.int32)}
-        if with_labels:
-            label = np.zeros((local,), np.int32)
-            label[:count] = labels[index]
-            batch["label"] = label
-        yield batch
+    share = process_slice(batch_size)
+    local = share.stop - share.start
+    n = len(images) if max_examples is None else min(len(images), max_examples)
+    for b in range(-(-n // batch_size)):
+        lo = b * batch_size + share.start
+        yield _eval_batch(images, labels, lo, min(max(n - lo, 0), local), local,
+                          image_range=image_range, with_labels=with_labels, seed=seed)
+
+
+def first_examples(name: str, num: int, *, split: str = "test", image_range: str = "[-1,1]",
+                   with_labels: bool = False, seed: int = 0) -> dict[str, np.ndarray]:
+    """The split's first `num` examples as one `eval_iterator` batch of one process.
+
+    The same on every process (for figures and other single-copy outputs, where an
+    `eval_iterator` batch would hold only this process's share).
+    """
+    check_dataset(name, split, with_labels=with_labels, image_range=image_range)
+    images, labels = load_split(name, split)
+    return _eval_batch(images, labels, 0, min(num, len(images)), num, image_range=image_range,
+                       with_labels=with_labels, seed=seed)
+
+
+def _eval_batch(images, labels, lo: int, count: int, size: int, *, image_range: str,
+                with_labels: bool, seed: int) -> dict[str, np.ndarray]:
+    """Examples lo..lo+count of a split in a batch of `size` rows, padded and masked."""
+    index = np.arange(lo, lo + count)
+    image = np.zeros((size, *images.shape[1:]), np.float32)
+    if image_range == "binary":
+        # Keyed by example, so the binarised split is the same for every batch size.
+        image[:count] = [convert_images(images[i], image_range,
+                                        np.random.default_rng([seed, i, 0xE7A1]))
+                         for i in index]
+    else:
+        image[:count] = convert_images(images[index], image_range, None)
+    # index: each row's position in the split (padding rows continue past the end).
+    batch = {"image": image, "mask": np.arange(size) < count,
+             "index": (lo + np.arange(size)).astype(np.int32)}
+    if with_labels:
+        label = np.zeros((size,), np.int32)
+        label[:count] = labels[index]
+        batch["label"] = label
+    return batch

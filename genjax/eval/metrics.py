@@ -25,7 +25,6 @@ import dataclasses
 import functools
 import hashlib
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax import data, parallel
+from genjax import atomic, data, parallel
 from genjax.errors import UserError
 from genjax.eval import fid as fid_lib
 from genjax.eval import inception
@@ -185,18 +184,20 @@ def cached_features(key: str, images: np.ndarray, net: FeatureNet, *, batch_size
     of their bytes: see `array_key`).
     """
     path = _cache_path(key, net)
+    cached = None
     if path.is_file():
         try:
-            return np.load(path)
+            cached = np.load(path)
         except (OSError, ValueError):
             logging.warning("reference features %s are unreadable; computing them again", path)
+    # With several processes the pass below is collective: all run it unless all have
+    # the file (each host may keep its own cache).
+    if parallel.all_processes(cached is not None):
+        return cached
     logging.info("computing %s features of %s (cached in %s)", net.name, what or key, path)
     feats = features(images, net, num_samples=len(images), batch_size=batch_size,
                      value_range=value_range)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(partial, feats)
-    os.replace(partial, path)
+    atomic.write_with(path, lambda f: np.save(f, feats))
     return feats
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from genjax import data, parallel
+from genjax import data, distributed, parallel
 from genjax.config import positive_ints
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
@@ -98,12 +98,14 @@ class ClassifierTask:
                 "eval/count": sums["count"]}
 
     def finish(self, state, workdir) -> None:
-        """Export the trained variables and write a grid of test predictions."""
+        """Export the trained variables and write a grid of test predictions (process 0)."""
+        if not distributed.is_primary():
+            return
         state = jax.device_get(state)
         variables = {"params": state.params, "batch_stats": state.batch_stats}
         pretrained.export(Path(workdir) / "export", variables, self.config)
         c = self.config
-        batch = next(data.eval_iterator(c.data.name, split=c.data.eval_split, batch_size=64,
-                                        image_range=c.data.image_range, with_labels=True))
+        batch = data.first_examples(c.data.name, 64, split=c.data.eval_split,
+                                    image_range=c.data.image_range, with_labels=True)
         image_io.save_predictions(self.model, variables, batch, DATASETS[c.data.name].class_names,
                                   Path(workdir) / "predictions.png")

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax import data
+from genjax import data, distributed
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
 from genjax.eval import images as image_io
@@ -104,7 +104,7 @@ class DRAWTask(LikelihoodTask):
         return metrics
 
     def _canvas_tensors(self, params) -> dict[str, np.ndarray]:
-        batch = next(self.eval_batches(NUM_FIGURE_IMAGES))
+        batch = self.figure_batch(NUM_FIGURE_IMAGES)
         return jax.device_get(self.canvases(jax.device_get(params), batch["image"],
                                             self.prior_z))
 
@@ -115,12 +115,15 @@ class DRAWTask(LikelihoodTask):
                  "reconstructions": (pairs.reshape(-1, *pairs.shape[2:]), 16)}
         grids = {}
         for name, (images, ncol) in tiles.items():
-            image_io.save_grid(images, directory / f"{prefix}{name}.png", ncol)
+            if distributed.is_primary():
+                image_io.save_grid(images, directory / f"{prefix}{name}.png", ncol)
             grids[name] = image_io.make_grid(images, ncol)
         return grids
 
     def write_animations(self, tensors, directory: Path) -> None:
-        """The GIFs and strips of the module docstring in `directory`."""
+        """The GIFs and strips of the module docstring in `directory` (process 0)."""
+        if not distributed.is_primary():
+            return
         samples, recons = tensors["samples"], tensors["reconstructions"]
         image_io.save_animation(samples, directory / "samples.gif", 8)
         image_io.save_animation(recons, directory / "reconstructions.gif", 8)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from genjax import data
 from genjax.errors import UserError
 from genjax.eval import likelihood as likelihood_eval
@@ -46,6 +48,12 @@ class LikelihoodTask:
         return likelihood_eval.indexed_eval_batches(
             c.data.name, split=c.data.eval_split, batch_size=batch_size,
             image_range=c.data.image_range, max_examples=max_examples)
+
+    def figure_batch(self, num: int) -> dict[str, np.ndarray]:
+        """The eval split's first `num` examples, the same on every process (figures)."""
+        c = self.config
+        return data.first_examples(c.data.name, num, split=c.data.eval_split,
+                                   image_range=c.data.image_range)
 
     def likelihood_metrics(self, state, mesh) -> dict[str, float]:
         """The ELBO terms over the split and the IWAE-k bound (see the module docstring)."""

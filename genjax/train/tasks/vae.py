@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax import data
+from genjax import data, distributed
 from genjax.config import positive_ints
 from genjax.data.registry import DATASETS
 from genjax.errors import UserError
@@ -157,14 +157,16 @@ class VAETask(LikelihoodTask):
         return metrics
 
     def write_figures(self, params, directory: Path, prefix: str) -> dict[str, np.ndarray]:
-        """Write the four PNGs as `<directory>/<prefix><name>.png`; returns the uint8 grids."""
-        batch = next(self.eval_batches(NUM_FIGURE_IMAGES))
+        """Write the four PNGs as `<directory>/<prefix><name>.png` (process 0); returns the
+        uint8 grids."""
+        batch = self.figure_batch(NUM_FIGURE_IMAGES)
         tensors = jax.device_get(self.figures(jax.device_get(params), batch["image"],
                                               self.prior_noise))
         grids = {}
         for name, tiles in tensors.items():
             ncol = image_io.VAE_FIGURE_COLUMNS[name]
-            image_io.save_grid(tiles, directory / f"{prefix}{name}.png", ncol)
+            if distributed.is_primary():
+                image_io.save_grid(tiles, directory / f"{prefix}{name}.png", ncol)
             grids[name] = image_io.make_grid(tiles, ncol)
         return grids
 
@@ -181,6 +183,9 @@ class VAETask(LikelihoodTask):
         workdir = Path(workdir)
         params = jax.device_get(state.params)
         self.write_figures(params, workdir / "samples", "final_")
+        if not distributed.is_primary():  # the sums are collective; process 0 writes
+            self.compression(params)
+            return
         evals = [r for r in read_jsonl(workdir / "metrics.jsonl") if "eval/elbo" in r]
         compression = self.compression(params, evals[-1]["eval/elbo"] if evals else None)
         (workdir / "compression.json").write_text(json.dumps(compression, indent=2))
