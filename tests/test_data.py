@@ -158,7 +158,7 @@ def test_processes_split_the_global_batch(monkeypatch):
         batches = list(data.eval_iterator("fashion_mnist", batch_size=300, with_labels=True))
         assert len(batches) == 34  # ceil(10000 / 300): the same count on every process
         per_process.append(batches)
-    eval_labels = [batch["label"][batch["mask"]] for global_batch in zip(*per_process)
+    eval_labels = [batch["label"][batch["mask"]] for global_batch in zip(*per_process, strict=True)
                    for batch in global_batch]
     np.testing.assert_array_equal(np.concatenate(eval_labels), data.load_split(
         "fashion_mnist", "test")[1])
