@@ -33,6 +33,8 @@ def check_common(config) -> None:
         value = config[name]
         if not isinstance(value, int) or value <= 0:
             raise UserError(f"{name} must be a positive integer, got {value!r}")
+    check_int(config.get("num_seeds", 1), "num_seeds",
+              note=" (the number of replicas trained together)")
     budget = config.get("max_train_seconds", 0)
     if not isinstance(budget, (int, float)) or budget < 0:
         raise UserError(f"max_train_seconds must be >= 0 (0: no time budget), got {budget!r}")

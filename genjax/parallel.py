@@ -27,9 +27,9 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
-def batch_sharded(mesh: Mesh) -> NamedSharding:
-    """Split the leading (batch) axis over the mesh."""
-    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+def batch_sharded(mesh: Mesh, axis: int = 0) -> NamedSharding:
+    """Split the batch axis (`axis`: 0, or 1 below a leading seed axis) over the mesh."""
+    return NamedSharding(mesh, PartitionSpec(*[None] * axis, DATA_AXIS))
 
 
 def check_batch_divisible(batch_size: int, mesh: Mesh, what: str = "batch_size") -> None:
@@ -41,13 +41,14 @@ def check_batch_divisible(batch_size: int, mesh: Mesh, what: str = "batch_size")
         )
 
 
-def shard_batch(batch, mesh: Mesh):
+def shard_batch(batch, mesh: Mesh, axis: int = 0):
     """Turn this process's part of a global batch (numpy pytree) into global arrays.
 
     With one process this is `device_put` with the batch sharding; with several,
-    each process passes its own slice and the result is the global batch.
+    each process passes its own slice (of batch axis `axis`) and the result is the
+    global batch.
     """
-    sharding = batch_sharded(mesh)
+    sharding = batch_sharded(mesh, axis)
     return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
 
 

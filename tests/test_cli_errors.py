@@ -44,6 +44,8 @@ CASES = [
     ("int-type", CLS, "fresh", ["--config.batch_size=abc"], None, r"--config.batch_size=abc"),
     ("int-range", CLS, "fresh", ["--config.batch_size=0"], None, r"batch_size must be a positive"),
     ("int-negative-seed", CLS, "fresh", ["--config.seed=-1"], None, r"seed must be an integer"),
+    ("int-range-num-seeds", CLS, "fresh", ["--config.num_seeds=0"], None,
+     r"num_seeds must be a positive integer"),
     ("int-empty", CLS, "fresh", ["--config.num_train_steps="], None, r"num_train_steps"),
     ("float-type", CLS, "fresh", ["--config.optimizer.lr=abc"], None, r"optimizer\.lr"),
     ("float-range", CLS, "fresh", ["--config.model.dropout=1.5"], None, r"model\.dropout"),

@@ -17,6 +17,7 @@ def base(task: str, *, image_range: str | None, num_train_steps: int, eval_every
     c = ml_collections.ConfigDict()
     c.task = task
     c.seed = 0
+    c.num_seeds = 1  # K > 1: replicas of seeds seed..seed+K-1 in one compiled program
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "fashion_mnist"

@@ -109,8 +109,9 @@ class TensorBoardWriter:
         self._writer.write_summaries(step, values, metadata)
 
 
-def make_writer(workdir: str | Path):
-    """A clu `MetricWriter`: TensorBoard + JSONL + logging on process 0; logging elsewhere."""
+def make_writer(workdir: str | Path, *, log: bool = True):
+    """A clu `MetricWriter`: TensorBoard + JSONL (+ logging, unless `log=False`) on
+    process 0; logging elsewhere."""
     # Imported here: clu's writers import TensorFlow (about 3.4 s), which every command
     # would otherwise pay before it can even report a bad flag.
     from clu import metric_writers
@@ -121,7 +122,7 @@ def make_writer(workdir: str | Path):
     return metric_writers.MultiWriter([
         TensorBoardWriter(workdir / "tb"),
         JsonlWriter(workdir / "metrics.jsonl"),
-        metric_writers.LoggingWriter(),
+        *([metric_writers.LoggingWriter()] if log else []),
     ])
 
 

@@ -16,6 +16,10 @@ for intra_classifier_fd) are computed on those class-balanced samples instead of
 a second set drawn with random labels: one feature pass instead of two (a 10k
 Inception pass takes about 35 min on 2 CPU cores, bench/fid_10k_time.txt). The
 record then holds `pooled_class_balanced` = 1.
+
+A run of K seeds (`num_seeds` > 1) is evaluated replica by replica: the record holds
+each replica's metrics as `seed_<s>/<metric>`, and for each metric the mean over
+seeds under its own name and the sample standard deviation as `<metric>_std`.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from genjax import distributed
 from genjax.errors import UserError
 from genjax.eval import conditional
 from genjax.eval import metrics as eval_metrics
-from genjax.train.runs import load_run, read_config
+from genjax.train import seeds
+from genjax.train.runs import Run, load_replicas, read_config
 from genjax.train.tasks import Sampler, is_class_conditional, make_task
 
 INTRA_METRICS = {"intra_classifier_fd": "classifier", "intra_fid": "inception"}
@@ -44,7 +49,7 @@ def evaluate_run(workdir: str | Path, *, num_samples: int = 10000, split: str = 
     """The metrics of the run in `workdir` (see the module docstring); also written to JSON."""
     workdir = Path(workdir)
     config = read_config(workdir)
-    task = make_task(config)  # checks come before the checkpoint is read
+    task = make_task(seeds.replica_configs(config)[0])  # checks before the checkpoint is read
     if not isinstance(task, Sampler):
         raise UserError(f"task {config.task!r} does not generate images")
     intra = {m: INTRA_METRICS[m] for m in metrics if m in INTRA_METRICS}
@@ -56,8 +61,32 @@ def evaluate_run(workdir: str | Path, *, num_samples: int = 10000, split: str = 
     for network in intra.values():
         conditional.check_request(dataset=config.data.name, split=split, per_class=per_class,
                                   network=network)
-    run = load_run(workdir, step, config=config)
-    task, state = run.task, run.state
+    runs = load_replicas(workdir, step, config=config)
+    options = dict(num_samples=num_samples, split=split, intra=intra, pooled=pooled,
+                   per_class=per_class, batch_size=batch_size, seed=seed)
+    if len(runs) == 1:
+        results = _evaluate_one(runs[0], **options)
+    else:
+        per_seed = [_evaluate_one(run, **options) for run in runs]
+        results = {"step": per_seed[0]["step"], "train_seconds": per_seed[0]["train_seconds"]}
+        scores = {name: np.asarray([r[name] for r in per_seed]) for name in per_seed[0]
+                  if name not in results}
+        results.update(seeds.summarise(scores))
+        for run, record in zip(runs, per_seed, strict=True):
+            results.update({f"seed_{run.config.seed}/{name}": value
+                            for name, value in record.items() if name not in ("step",
+                                                                              "train_seconds")})
+    output = Path(output) if output else workdir / "metrics.json"
+    if distributed.is_primary():
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _evaluate_one(run: Run, *, num_samples, split, intra, pooled, per_class, batch_size,
+                  seed) -> dict[str, float]:
+    """One single-seed run's record (see `evaluate_run`)."""
+    config, task, state = run.config, run.task, run.state
     results = {"step": float(run.step), "train_seconds": run.train_seconds}
     pooled_features = {}  # network -> the intra pass's class-balanced features, to reuse
     for name, network in intra.items():
@@ -81,10 +110,6 @@ def evaluate_run(workdir: str | Path, *, num_samples: int = 10000, split: str = 
             task.sampler(state, batch_size), dataset=config.data.name, split=split,
             num_samples=num_samples, metrics=pooled, batch_size=batch_size, seed=seed,
             fake_features=pooled_features))
-    output = Path(output) if output else workdir / "metrics.json"
-    if distributed.is_primary():
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(results, indent=2))
     return results
 
 

@@ -50,7 +50,7 @@ from genjax import distributed, parallel
 from genjax.config import check_common, save_config
 from genjax.errors import NonFiniteError
 from genjax.io import checkpoint, writers
-from genjax.train import preflight
+from genjax.train import preflight, seeds
 from genjax.train.tasks import make_task
 
 
@@ -112,9 +112,11 @@ def _agreed(flag: bool) -> bool:
     return bool(multihost_utils.broadcast_one_to_all(np.bool_(flag)))
 
 
-def _mean_metrics(fetched: list[tuple[int, dict]]) -> dict[str, float]:
+def _mean_metrics(fetched: list[tuple[int, dict]]) -> dict[str, float | np.ndarray]:
+    """Each metric's mean over the steps: a float, or an array over seeds (`num_seeds` > 1)."""
     names = fetched[0][1].keys()
-    return {f"train/{k}": float(np.mean([m[k] for _, m in fetched])) for k in names}
+    means = {k: np.mean([m[k] for _, m in fetched], axis=0) for k in names}
+    return {f"train/{k}": float(v) if np.ndim(v) == 0 else v for k, v in means.items()}
 
 
 def _truncate_jsonl(path: Path, last_step: int) -> None:
@@ -150,12 +152,14 @@ def fit(config, workdir: str | Path):
     except BaseException:
         manager.close()  # an open manager fails again at interpreter exit
         raise
-    start_step = int(state.step)
+    start_step = seeds.state_step(state)
     seconds_before = 0.0
     if restored_step is not None:
         logging.info("resumed from %s at step %d", manager.directory, start_step)
         if distributed.is_primary():
             _truncate_jsonl(workdir / "metrics.jsonl", start_step)
+            for seed in task.seeds if isinstance(task, seeds.SeedsTask) else []:
+                _truncate_jsonl(seeds.seed_dir(workdir, seed) / "metrics.jsonl", start_step)
         seconds_before = checkpoint.saved_train_seconds(manager, restored_step)
     budget = float(config.get("max_train_seconds", 0) or 0)
     if budget and seconds_before >= budget:
@@ -165,10 +169,12 @@ def fit(config, workdir: str | Path):
         return state
     state = parallel.replicate(state, mesh)
 
-    replicated, batch_sharding = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+    batch_axis = task.batch_axis if isinstance(task, seeds.SeedsTask) else 0
+    replicated = parallel.replicated(mesh)
+    batch_sharding = parallel.batch_sharded(mesh, batch_axis)
     step_fn = jax.jit(task.train_step, in_shardings=(replicated, batch_sharding),
                       out_shardings=(replicated, replicated), donate_argnums=0)
-    writer = writers.make_writer(workdir)
+    writer = seeds.make_writer(workdir, task)
     batches = task.train_batches(start_step)
     total = config.num_train_steps
     pending: list[tuple[int, dict]] = []
@@ -184,7 +190,7 @@ def fit(config, workdir: str | Path):
     with _TermFlag() as term:
         step = start_step
         while step < total:
-            batch = parallel.shard_batch(next(batches), mesh)
+            batch = parallel.shard_batch(next(batches), mesh, batch_axis)
             state, metrics = step_fn(state, batch)
             pending.append((step, metrics))
             step += 1
@@ -201,7 +207,8 @@ def fit(config, workdir: str | Path):
                 timer_step, timer = step, now
                 writer.write_scalars(step, scalars)
                 shown = task.progress_metric
-                bar.set_postfix({shown: f"{scalars.get(f'train/{shown}', math.nan):.4g}"})
+                shown_value = np.mean(scalars.get(f"train/{shown}", math.nan))
+                bar.set_postfix({shown: f"{shown_value:.4g}"})
             if step % config.eval_every == 0 or last:
                 writer.write_scalars(step, task.evaluate(state, mesh, workdir, step, writer))
             stopping = term.stop_at(step)
@@ -219,7 +226,7 @@ def fit(config, workdir: str | Path):
     manager.wait_until_finished()
     manager.close()
     writer.close()
-    if int(state.step) >= total or (out_of_time and not term.raised):
+    if seeds.state_step(state) >= total or (out_of_time and not term.raised):
         task.finish(state, workdir)
         if distributed.is_primary():
             writers.write_final_metrics(workdir)

@@ -9,6 +9,7 @@ A task module is wiring only: models come from `genjax.models`, losses from
 from __future__ import annotations
 
 from genjax.errors import UserError
+from genjax.train import seeds
 from genjax.train.tasks.classifier import ClassifierTask
 from genjax.train.tasks.cyclegan import CycleGANTask
 from genjax.train.tasks.draw import DRAWTask
@@ -40,7 +41,10 @@ __all__ = ["TASKS", "ClassSampler", "ImageToImage", "LikelihoodBound", "Sampler"
 
 
 def make_task(config) -> Task:
-    """The task `config.task` names, built from `config` (which it checks first)."""
+    """The task `config.task` names, built from `config` (which it checks first);
+    with `num_seeds` K > 1, a `seeds.SeedsTask` of K replicas of it."""
     if config.task not in TASKS:
         raise UserError(f"unknown task {config.task!r}; choose one of {sorted(TASKS)}")
+    if seeds.num_seeds(config) > 1:
+        return seeds.SeedsTask(config, make_task)
     return TASKS[config.task](config)
