@@ -14,6 +14,7 @@ from pathlib import Path
 
 from genjax.errors import UserError
 
+SEEDS_MODES = ("vmap", "map")  # how one program steps K replicas (genjax/train/seeds.py)
 POSITIVE_INTS = ("num_train_steps", "batch_size", "eval_batch_size", "log_every",
                  "eval_every", "checkpoint_every", "keep_checkpoints")
 
@@ -35,6 +36,9 @@ def check_common(config) -> None:
             raise UserError(f"{name} must be a positive integer, got {value!r}")
     check_int(config.get("num_seeds", 1), "num_seeds",
               note=" (the number of replicas trained together)")
+    if config.get("seeds_mode", "vmap") not in SEEDS_MODES:
+        raise UserError(f"seeds_mode must be one of {list(SEEDS_MODES)}, "
+                        f"got {config.seeds_mode!r}")
     budget = config.get("max_train_seconds", 0)
     if not isinstance(budget, (int, float)) or budget < 0:
         raise UserError(f"max_train_seconds must be >= 0 (0: no time budget), got {budget!r}")

@@ -3,16 +3,19 @@
 Replica k of a K-seed run is the single-seed run with seed `seed + k`, to float
 tolerance, not bit for bit: vmap turns each replica's convolutions and matmuls into
 one batched XLA op, which rounds differently on CPU (a first step's loss can differ in
-the last bit). Measured here over 20 classifier steps (2 seeds):
+the last bit), and `seeds_mode="map"` runs the step inside a loop, which XLA compiles
+apart from the single-seed program and which rounds differently too. Measured here
+over 20 classifier steps (2 seeds; vmap, then map where it differs):
 
-- the parameters that get a gradient agree to 6e-8, the train loss to 1.1e-7
-  relative, the train accuracy exactly (checked: 1e-6, 1e-6, exact);
 - the biases that feed a BatchNorm have an exact gradient of zero, so their gradient
   is rounding noise that Adam normalises into steps of about lr: they moved apart by
-  up to 8e-3, within the bound of 2 * lr per step checked below, and so did the
-  BatchNorm running means that hold them (6e-3);
+  up to 8e-3 (map: 6e-3), within the bound of 2 * lr per step checked below, and so
+  did the BatchNorm running means that hold them (6e-3);
+- those biases change how the rest rounds: the other parameters agree to 6e-8
+  (map: 6.9e-5; checked: 5e-4), the train loss to 1.1e-7 relative (map: 1.5e-5;
+  checked: 1e-4), the train accuracy exactly;
 - evaluation uses those running means: the eval loss agreed to 6e-4 relative and the
-  accuracy to 0.1 points (checked: 2e-3 relative, 0.5 points).
+  accuracy to 0.1 points (map: 0.1 points; checked: 2e-3 relative, 0.5 points).
 
 A resumed K-seed run, the same program, is bit for bit the uninterrupted one.
 """
@@ -45,9 +48,11 @@ def _config(**fields):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A 2-seed classifier run and the two single-seed runs it replicates."""
+    """A 2-seed classifier run (vmap), the same under seeds_mode="map", and the two
+    single-seed runs they replicate."""
     root = tmp_path_factory.mktemp("seeds")
     multi = fit(_config(seed=SEED, num_seeds=K), root / "multi")
+    fit(_config(seed=SEED, num_seeds=K, seeds_mode="map"), root / "multi_map")
     singles = [fit(_config(seed=SEED + k), root / f"single_{k}") for k in range(K)]
     return root, jax.device_get(multi), [jax.device_get(s) for s in singles]
 
@@ -57,8 +62,13 @@ def _flat(tree):
             for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
-def test_replica_k_is_the_single_seed_run_of_seed_plus_k(runs):
+@pytest.mark.parametrize("mode", ["vmap", "map"])
+def test_replica_k_is_the_single_seed_run_of_seed_plus_k(runs, mode):
     root, multi, singles = runs
+    run_dir = root / ("multi" if mode == "vmap" else "multi_map")
+    if mode == "map":
+        multi = jax.device_get(load_replicas(run_dir))
+        multi = seeds.stack([run.state for run in multi])
     lr = _config().optimizer.lr
     for k, single in enumerate(singles):
         replica = seeds.replica(multi, k)
@@ -70,16 +80,16 @@ def test_replica_k_is_the_single_seed_run_of_seed_plus_k(runs):
         for name, value in ours.items():
             gap = np.max(np.abs(value - theirs[name]))
             bn_fed = name.endswith("['bias']") and any(f"['{m}']" in name for m in BN_FED)
-            assert gap <= (bound if bn_fed else 1e-6), (k, name, gap)
+            assert gap <= (bound if bn_fed else 5e-4), (k, name, gap)
         for (name, value), ref in zip(_flat(replica.batch_stats).items(),
                                       jax.tree.leaves(single.batch_stats), strict=True):
             assert np.max(np.abs(value - ref)) <= bound, (k, name)
-        ours_log = read_jsonl(root / "multi" / f"seed_{SEED + k}" / "metrics.jsonl")
+        ours_log = read_jsonl(run_dir / f"seed_{SEED + k}" / "metrics.jsonl")
         theirs_log = read_jsonl(root / f"single_{k}" / "metrics.jsonl")
         assert [r["step"] for r in ours_log] == [r["step"] for r in theirs_log]
         for mine, ref in zip(ours_log, theirs_log, strict=True):
             if "train/loss" in ref:
-                np.testing.assert_allclose(mine["train/loss"], ref["train/loss"], rtol=1e-6)
+                np.testing.assert_allclose(mine["train/loss"], ref["train/loss"], rtol=1e-4)
                 assert mine["train/accuracy"] == ref["train/accuracy"]
             if "eval/loss" in ref:
                 np.testing.assert_allclose(mine["eval/loss"], ref["eval/loss"], rtol=2e-3)

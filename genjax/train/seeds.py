@@ -3,8 +3,17 @@
 Replica k is the run the same config would make with `seed = config.seed + k`: its
 initial weights, its root key (so its noise) and its data order all come from that
 seed. `SeedsTask` builds the K single-seed tasks and stacks their states along a
-new leading axis; its train step is the single task's step under `jax.vmap`, so
-`fit` compiles one program for all K, and a checkpoint (and a resume) holds all K.
+new leading axis; its train step is the single task's step over that axis, so `fit`
+compiles one program for all K, and a checkpoint (and a resume) holds all K.
+
+How the step covers the K replicas is `config.seeds_mode`:
+- "vmap" (the default): `jax.vmap`, so each convolution and matmul runs once for all
+  K, as one batched op: what fills an accelerator;
+- "map": `jax.lax.map`, a loop over the replicas inside the one compiled program,
+  each running the single-seed step's ops. On a CPU, XLA runs vmap's batched
+  (grouped) convolutions slower than K plain ones, and "map" is faster there
+  (bench/seeds.txt).
+The state is the same either way, so a run may resume in the other mode.
 Each global batch is the K replicas' batches stacked: shape (K, batch, ...), split
 over the devices along axis 1.
 
@@ -14,14 +23,15 @@ On disk, `<workdir>/seed_<s>/` is replica s's own directory: its figures, export
 and its TensorBoard events hold, for each metric, the mean over seeds under the
 metric's own name and the sample standard deviation under `<name>_std`.
 
-A non-finite value in any replica stops the whole run, as in a single run. vmap
-batches the convolutions and matmuls of the K replicas into single XLA ops; on
-CPU these round differently from the single-seed ops, so a replica matches its
-single-seed run to float tolerance, not bit for bit (tests/test_seeds.py states it).
+A non-finite value in any replica stops the whole run, as in a single run. vmap's
+batched ops round differently from the single-seed ops on CPU, so under "vmap" a
+replica matches its single-seed run to float tolerance, not bit for bit
+(tests/test_seeds.py states it and why); under "map" it is checked bit for bit.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +79,11 @@ def stack(trees):
     return jax.tree.unflatten(jax.tree.structure(trees[0]), stacked)
 
 
+def _map_step(state, batch, *, step):
+    """`step` on each replica in turn, inside one compiled program (`seeds_mode="map"`)."""
+    return jax.lax.map(lambda replica_args: step(*replica_args), (state, batch))
+
+
 def _stacked_batches(iterators) -> Iterator:
     while True:
         yield stack([next(it) for it in iterators])
@@ -91,7 +106,11 @@ class SeedsTask:
         self.progress_metric = self.tasks[0].progress_metric
         # A step reads its randomness from the state (its root key), never from the
         # config, so one step function serves every replica.
-        self.train_step = jax.vmap(self.tasks[0].train_step)
+        step = self.tasks[0].train_step
+        if config.get("seeds_mode", "vmap") == "vmap":
+            self.train_step = jax.vmap(step)
+        else:
+            self.train_step = functools.partial(_map_step, step=step)
 
     def init_state(self, rng=None):
         """The K replicas' initial states, stacked; each from its own seed (`rng` unused)."""
