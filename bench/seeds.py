@@ -4,10 +4,10 @@ Each side is the experiment command as a user runs it, timed from start to exit
 (start-up, data, compile, training, the final evaluation and outputs):
 
 - one program, vmap: `python -m experiments.<family> --config.num_seeds=4`;
-- one program, map: the same with `--config.seeds_mode=map`;
+- one program, loop: the same with `--config.seeds_mode=loop`;
 - one after another: the command 4 times, `--config.seed=0..3`.
 
-The sides alternate (vmap, map, the four runs; then again), so all see the same
+The sides alternate (vmap, loop, the four runs; then again), so all see the same
 machine state. Besides the wall time, each run's steady training speed is read from
 its `metrics.jsonl` (`train/steps_per_second` of the last log interval, which holds
 no compilation): for one program, replica-steps/s is K times that.
@@ -66,7 +66,7 @@ def main() -> None:
                 tmp = Path(tmp)
                 load = os.getloadavg()[0]
                 programs = {mode: run(module, tmp / mode, steps, f"--config.num_seeds={K}",
-                                      f"--config.seeds_mode={mode}") for mode in ("vmap", "map")}
+                                      f"--config.seeds_mode={mode}") for mode in ("vmap", "loop")}
                 seq = [run(module, tmp / f"seed{s}", steps, f"--config.seed={s}")
                        for s in range(K)]
                 seq_wall = sum(w for w, _ in seq)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from genjax.errors import UserError
 
-SEEDS_MODES = ("vmap", "map")  # how one program steps K replicas (genjax/train/seeds.py)
+SEEDS_MODES = ("vmap", "loop")  # how one program steps K replicas (genjax/train/seeds.py)
 POSITIVE_INTS = ("num_train_steps", "batch_size", "eval_batch_size", "log_every",
                  "eval_every", "checkpoint_every", "keep_checkpoints")
 

@@ -18,7 +18,7 @@ def base(task: str, *, image_range: str | None, num_train_steps: int, eval_every
     c.task = task
     c.seed = 0
     c.num_seeds = 1  # K > 1: replicas of seeds seed..seed+K-1 in one compiled program
-    c.seeds_mode = "vmap"  # how the step covers them: "vmap" (batched ops) or "map" (a loop)
+    c.seeds_mode = "vmap"  # how the step covers them: "vmap" (batched ops) or "loop" (K copies)
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "fashion_mnist"

@@ -9,10 +9,12 @@ compiles one program for all K, and a checkpoint (and a resume) holds all K.
 How the step covers the K replicas is `config.seeds_mode`:
 - "vmap" (the default): `jax.vmap`, so each convolution and matmul runs once for all
   K, as one batched op: what fills an accelerator;
-- "map": `jax.lax.map`, a loop over the replicas inside the one compiled program,
-  each running the single-seed step's ops. On a CPU, XLA runs vmap's batched
-  (grouped) convolutions slower than K plain ones, and "map" is faster there
-  (bench/seeds.txt).
+- "loop": the single-seed step written out K times in the one compiled program
+  (a Python loop under `jit`), each replica running the single-seed ops. On a CPU,
+  XLA runs vmap's batched (grouped) convolutions about 3x slower than K plain ones,
+  and "loop" is faster there (bench/seeds.txt); it compiles K copies of the step.
+  (`jax.lax.map`, a loop XLA keeps as a loop, was slower still on CPU: about 0.2 of
+  a single run's speed per replica.)
 The state is the same either way, so a run may resume in the other mode.
 Each global batch is the K replicas' batches stacked: shape (K, batch, ...), split
 over the devices along axis 1.
@@ -26,7 +28,8 @@ metric's own name and the sample standard deviation under `<name>_std`.
 A non-finite value in any replica stops the whole run, as in a single run. vmap's
 batched ops round differently from the single-seed ops on CPU, so under "vmap" a
 replica matches its single-seed run to float tolerance, not bit for bit
-(tests/test_seeds.py states it and why); under "map" it is checked bit for bit.
+(tests/test_seeds.py states it and why); "loop" runs the single-seed ops, and the
+test checks how close that comes.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from genjax.config import with_fields
@@ -79,9 +83,10 @@ def stack(trees):
     return jax.tree.unflatten(jax.tree.structure(trees[0]), stacked)
 
 
-def _map_step(state, batch, *, step):
-    """`step` on each replica in turn, inside one compiled program (`seeds_mode="map"`)."""
-    return jax.lax.map(lambda replica_args: step(*replica_args), (state, batch))
+def _loop_step(state, batch, *, step, num_seeds: int):
+    """`step` on each replica in turn, written out in one program (`seeds_mode="loop"`)."""
+    outs = [step(replica(state, k), replica(batch, k)) for k in range(num_seeds)]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
 
 
 def _stacked_batches(iterators) -> Iterator:
@@ -110,7 +115,7 @@ class SeedsTask:
         if config.get("seeds_mode", "vmap") == "vmap":
             self.train_step = jax.vmap(step)
         else:
-            self.train_step = functools.partial(_map_step, step=step)
+            self.train_step = functools.partial(_loop_step, step=step, num_seeds=len(configs))
 
     def init_state(self, rng=None):
         """The K replicas' initial states, stacked; each from its own seed (`rng` unused)."""
