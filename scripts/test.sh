@@ -9,4 +9,4 @@ tcmalloc=$(.venv/bin/python -c 'from genjax.malloc import tcmalloc_path; print(t
 [ -z "$tcmalloc" ] || export LD_PRELOAD="$tcmalloc${LD_PRELOAD:+:$LD_PRELOAD}"
 .venv/bin/ruff check genjax experiments tests bench
 .venv/bin/lint-imports --no-cache  # the layer contract of pyproject.toml
-.venv/bin/python -m pytest -q --nbmake tests notebooks "$@"
+.venv/bin/python -m pytest -q --nbmake --durations=25 tests notebooks "$@"  # the slowest 25: keep the suite under 30 min
