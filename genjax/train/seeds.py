@@ -13,8 +13,8 @@ How the step covers the K replicas is `config.seeds_mode`:
   (a Python loop under `jit`), each replica running the single-seed ops. On a CPU,
   XLA runs vmap's batched (grouped) convolutions about 3x slower than K plain ones,
   and "loop" is faster there (bench/seeds.txt); it compiles K copies of the step.
-  (`jax.lax.map`, a loop XLA keeps as a loop, was slower still on CPU: about 0.2 of
-  a single run's speed per replica.)
+  (`jax.lax.map`, a loop XLA keeps as a loop, was slower still on CPU: under a
+  tenth of a single run's speed per replica.)
 The state is the same either way, so a run may resume in the other mode.
 Each global batch is the K replicas' batches stacked: shape (K, batch, ...), split
 over the devices along axis 1.
@@ -28,8 +28,9 @@ metric's own name and the sample standard deviation under `<name>_std`.
 A non-finite value in any replica stops the whole run, as in a single run. vmap's
 batched ops round differently from the single-seed ops on CPU, so under "vmap" a
 replica matches its single-seed run to float tolerance, not bit for bit
-(tests/test_seeds.py states it and why); "loop" runs the single-seed ops, and the
-test checks how close that comes.
+(tests/test_seeds.py states it and why); under "loop" a replica is its single-seed
+run bit for bit, but for the BatchNorm running statistics (1 ulp: XLA fuses their
+update differently).
 """
 
 from __future__ import annotations
