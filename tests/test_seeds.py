@@ -118,10 +118,13 @@ def test_loop_replica_k_is_the_single_seed_run_bit_for_bit(runs):
 
 def test_replicas_differ_and_start_from_their_own_seeds(runs):
     _, multi, _ = runs
-    first = make_task(_config(seed=SEED)).init_state(jax.random.PRNGKey(SEED))
-    np.testing.assert_array_equal(
-        seeds.replica(seeds.stack([first]), 0).params["head"]["kernel"],
-        first.params["head"]["kernel"])
+    stacked = make_task(_config(seed=SEED, num_seeds=K)).init_state()
+    for k in range(K):
+        single = make_task(_config(seed=SEED + k)).init_state(jax.random.PRNGKey(SEED + k))
+        for (path, ours), theirs in zip(
+                jax.tree_util.tree_flatten_with_path(seeds.replica(stacked, k))[0],
+                jax.tree.leaves(single), strict=True):
+            np.testing.assert_array_equal(ours, theirs, err_msg=jax.tree_util.keystr(path))
     a, b = seeds.replica(multi, 0), seeds.replica(multi, 1)
     assert not np.array_equal(a.params["head"]["kernel"], b.params["head"]["kernel"])
 
