@@ -68,14 +68,13 @@ def evaluate_run(workdir: str | Path, *, num_samples: int = 10000, split: str = 
         results = _evaluate_one(runs[0], **options)
     else:
         per_seed = [_evaluate_one(run, **options) for run in runs]
-        results = {"step": per_seed[0]["step"], "train_seconds": per_seed[0]["train_seconds"]}
-        scores = {name: np.asarray([r[name] for r in per_seed]) for name in per_seed[0]
-                  if name not in results}
-        results.update(seeds.summarise(scores))
+        shared = ("step", "train_seconds")  # the same for every replica: one checkpoint
+        results = {name: per_seed[0][name] for name in shared}
+        names = [name for name in per_seed[0] if name not in shared]
+        results.update(seeds.summarise({name: np.asarray([r[name] for r in per_seed])
+                                        for name in names}))
         for run, record in zip(runs, per_seed, strict=True):
-            results.update({f"seed_{run.config.seed}/{name}": value
-                            for name, value in record.items() if name not in ("step",
-                                                                              "train_seconds")})
+            results.update({f"seed_{run.config.seed}/{name}": record[name] for name in names})
     output = Path(output) if output else workdir / "metrics.json"
     if distributed.is_primary():
         output.parent.mkdir(parents=True, exist_ok=True)
