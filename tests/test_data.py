@@ -1,6 +1,8 @@
 """The tfds pipelines, on the real Fashion-MNIST (built offline from Debian's files)."""
 
 import hashlib
+import os
+import shutil
 from pathlib import Path
 
 import jax
@@ -26,6 +28,53 @@ def test_real_split_sizes_and_class_balance():
     # Real images, not noise: the mean intensity of Fashion-MNIST is 72.9/255.
     assert abs(train_images.mean() - 72.94) < 0.1
     assert train_images.max() == 255 and train_images.min() == 0
+
+
+def test_split_arrays_are_cached_and_decoded_again_when_the_tfds_files_change(tmp_path,
+                                                                             monkeypatch):
+    """The decoded split is saved beside the tfds files and read back (equal, same dtypes);
+    a changed tfds file gives a new key, so the split is decoded afresh; a torn cache file
+    or a data dir that cannot be written costs a decode, never a wrong array or a crash."""
+    data.load_split("fashion_mnist", "test")  # the shared data dir holds the prepared set
+    shutil.copytree(data.data_dir() / "fashion_mnist", tmp_path / "fashion_mnist")
+    monkeypatch.setenv("GENJAX_DATA_DIR", str(tmp_path))
+    decodes = []
+    decode = pipeline._decode
+    monkeypatch.setattr(pipeline, "_decode", lambda *args: decodes.append(1) or decode(*args))
+
+    def load():
+        pipeline._load.cache_clear()  # the in-memory copy; the disk cache is under test
+        return data.load_split("fashion_mnist", "test")
+
+    images, labels = load()
+    assert len(decodes) == 1 and images.shape == (10000, 28, 28, 1)
+    (cached,) = (tmp_path / pipeline.CACHE_DIR).iterdir()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert cached.stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any written file
+    again_images, again_labels = load()
+    assert len(decodes) == 1
+    assert again_images.dtype == np.uint8 and again_labels.dtype == np.int32
+    np.testing.assert_array_equal(again_images, images)
+    np.testing.assert_array_equal(again_labels, labels)
+
+    record = next((tmp_path / "fashion_mnist").rglob("*test.tfrecord*"))
+    stat = record.stat()
+    os.utime(record, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    load()
+    assert len(decodes) == 2 and len(list((tmp_path / pipeline.CACHE_DIR).iterdir())) == 2
+
+    pipeline._cache_path("fashion_mnist", "test", tmp_path).write_bytes(b"torn")
+    np.testing.assert_array_equal(load()[0], images)
+    assert len(decodes) == 3
+
+    def refuse(*args):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(pipeline.atomic, "write_with", refuse)
+    pipeline._cache_path("fashion_mnist", "test", tmp_path).unlink()
+    np.testing.assert_array_equal(load()[1], labels)
+    assert len(decodes) == 4
 
 
 def test_debian_headers_restored_to_upstream_checksums():
