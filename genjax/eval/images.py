@@ -8,6 +8,7 @@ Images are (N, H, W, C) floats in [-1, 1] unless a `value_range` says otherwise.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,24 +60,31 @@ def save_grid(images: np.ndarray, path: str | Path, ncol: int | None = None,
 def save_labelled_grid(images: np.ndarray, labels: Sequence[str], path: str | Path,
                        value_range: tuple[float, float] = (0.0, 1.0),
                        wrong: Sequence[bool] | None = None, ncol: int = 8) -> Path:
-    """A matplotlib grid with a caption under each image (red where `wrong`)."""
+    """A grid with a caption under each image (red where `wrong`): one matplotlib image and
+    a text per cell, drawn in a fraction of the time a subplot per image takes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     images = to_uint8(images, value_range)
-    nrow = math.ceil(len(images) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(1.6 * ncol, 1.8 * nrow))
-    for i, ax in enumerate(np.asarray(axes).ravel()):
-        ax.axis("off")
-        if i < len(images):
-            image = images[i]
-            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0,
-                      vmax=255)
-            bad = wrong is not None and wrong[i]
-            ax.set_title(labels[i], fontsize=6, color="red" if bad else "black")
-    fig.tight_layout()
+    n, h, w, c = images.shape
+    nrow = math.ceil(n / ncol)
+    cell_w, cell_h = w + w // 4, h + h // 2  # a margin beside each image, a caption below
+    canvas = np.full((nrow * cell_h, ncol * cell_w, c), 255, np.uint8)
+    fig = plt.figure(figsize=(1.6 * ncol, 1.8 * nrow))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.axis("off")
+    corners = [(r * cell_h + h // 8, col * cell_w + w // 8)
+               for r, col in (divmod(i, ncol) for i in range(n))]
+    for image, (top, left) in zip(images, corners, strict=True):
+        canvas[top:top + h, left:left + w] = image
+    ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap="gray", vmin=0, vmax=255,
+              interpolation="nearest", aspect="auto")
+    for i, (top, left) in enumerate(corners):
+        bad = wrong is not None and wrong[i]
+        ax.text(left + w / 2, top + h + h / 16, labels[i], ha="center", va="top",
+                fontsize=6, color="red" if bad else "black")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -88,7 +96,7 @@ def save_predictions(model, variables, batch, class_names: Sequence[str], path: 
                      value_range: tuple[float, float] = (0.0, 1.0)) -> Path:
     """A labelled grid of a classifier's predictions on `batch` (wrong ones in red, with the
     true class in brackets)."""
-    logits = model.apply(variables, batch["image"], train=False)
+    logits = jax.jit(functools.partial(model.apply, train=False))(variables, batch["image"])
     predicted = np.asarray(np.argmax(np.asarray(logits), -1))
     labels = [f"{class_names[p]}" + ("" if p == t else f" ({class_names[t]})")
               for p, t in zip(predicted, batch["label"], strict=True)]
