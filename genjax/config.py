@@ -15,6 +15,7 @@ from pathlib import Path
 from genjax.errors import UserError
 
 SEEDS_MODES = ("vmap", "loop")  # how one program steps K replicas (genjax/train/seeds.py)
+COMPUTE_DTYPES = ("float32", "bfloat16")  # the training step's matmuls (models/precision.py)
 POSITIVE_INTS = ("num_train_steps", "batch_size", "eval_batch_size", "log_every",
                  "eval_every", "checkpoint_every", "keep_checkpoints")
 
@@ -39,9 +40,17 @@ def check_common(config) -> None:
     if config.get("seeds_mode", "vmap") not in SEEDS_MODES:
         raise UserError(f"seeds_mode must be one of {list(SEEDS_MODES)}, "
                         f"got {config.seeds_mode!r}")
+    check_compute_dtype(config.get("compute_dtype", "float32"))
     budget = config.get("max_train_seconds", 0)
     if not isinstance(budget, (int, float)) or budget < 0:
         raise UserError(f"max_train_seconds must be >= 0 (0: no time budget), got {budget!r}")
+
+
+def check_compute_dtype(name) -> None:
+    if name not in COMPUTE_DTYPES:
+        raise UserError(f"compute_dtype must be one of {list(COMPUTE_DTYPES)}, got {name!r}"
+                        + (" (float16 needs loss scaling; use bfloat16)"
+                           if name == "float16" else ""))
 
 
 def positive_ints(value, name: str) -> tuple[int, ...]:

@@ -46,6 +46,9 @@ CASES = [
     ("int-negative-seed", CLS, "fresh", ["--config.seed=-1"], None, r"seed must be an integer"),
     ("int-range-num-seeds", CLS, "fresh", ["--config.num_seeds=0"], None,
      r"num_seeds must be a positive integer"),
+    ("choice-compute-dtype", CLS, "fresh", ["--config.compute_dtype=float16"], None,
+     r"compute_dtype must be one of \['float32', 'bfloat16'\], got 'float16' \(float16 needs "
+     r"loss scaling"),
     ("int-empty", CLS, "fresh", ["--config.num_train_steps="], None, r"num_train_steps"),
     ("float-type", CLS, "fresh", ["--config.optimizer.lr=abc"], None, r"optimizer\.lr"),
     ("float-range", CLS, "fresh", ["--config.model.dropout=1.5"], None, r"model\.dropout"),

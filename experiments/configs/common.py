@@ -19,6 +19,7 @@ def base(task: str, *, image_range: str | None, num_train_steps: int, eval_every
     c.seed = 0
     c.num_seeds = 1  # K > 1: replicas of seeds seed..seed+K-1 in one compiled program
     c.seeds_mode = "vmap"  # how the step covers them: "vmap" (batched ops) or "loop" (K copies)
+    c.compute_dtype = "float32"  # "bfloat16": the training step's matmuls and convolutions
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "fashion_mnist"

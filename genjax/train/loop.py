@@ -50,6 +50,7 @@ from genjax import distributed, parallel
 from genjax.config import check_common, save_config
 from genjax.errors import NonFiniteError
 from genjax.io import checkpoint, writers
+from genjax.models import precision
 from genjax.train import preflight, seeds
 from genjax.train.tasks import make_task
 
@@ -172,7 +173,9 @@ def fit(config, workdir: str | Path):
     batch_axis = task.batch_axis if isinstance(task, seeds.SeedsTask) else 0
     replicated = parallel.replicated(mesh)
     batch_sharding = parallel.batch_sharded(mesh, batch_axis)
-    step_fn = jax.jit(task.train_step, in_shardings=(replicated, batch_sharding),
+    train_step = precision.with_compute_dtype(task.train_step,
+                                              config.get("compute_dtype", "float32"))
+    step_fn = jax.jit(train_step, in_shardings=(replicated, batch_sharding),
                       out_shardings=(replicated, replicated), donate_argnums=0)
     writer = seeds.make_writer(workdir, task)
     batches = task.train_batches(start_step)

@@ -7,7 +7,8 @@ In order, each a one-line `UserError`:
    with another config would restore weights into a different model, so any
    difference is refused, naming the fields, except the fields that may change
    on resume (`RESUMABLE`: the step budget, the time budget, the logging,
-   evaluation and checkpoint intervals, `seeds_mode`), which are logged;
+   evaluation and checkpoint intervals, `seeds_mode`, `compute_dtype`), which are
+   logged;
 3. the data: the splits the run reads are loaded now (building tfds's copy of
    Fashion-MNIST from the Debian files when needed, which checks their CRCs),
    so a missing or damaged dataset is reported before the workdir is touched.
@@ -24,7 +25,8 @@ from genjax.config import CONFIG_FILE, read_saved_config, saved_form
 from genjax.errors import UserError
 
 RESUMABLE = ("num_train_steps", "max_train_seconds", "log_every", "eval_every",
-             "checkpoint_every", "keep_checkpoints", "seeds_mode")
+             "checkpoint_every", "keep_checkpoints", "seeds_mode",
+             "compute_dtype")
 
 
 def check_workdir(workdir: Path) -> None:
