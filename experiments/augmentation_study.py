@@ -11,7 +11,9 @@ is trained on the real subset alone (`real`), with flips and crops (`classical`)
 with `--generated_per_class` images of each class from a class-conditional GAN
 (`--gan_config`) trained on that subset with DiffAugment (`gan`), or both (`both`).
 The default 600 per class (6000 images) is 10, 2 and 1 generated images per real one
-at 1%, 5% and 10%. genjax/studies/augmentation.py describes the study; an interrupted
+at 1%, 5% and 10%. The seeds of a fraction train together, each part one compiled program
+for all of them (`num_seeds`, seeds_mode "loop"), so consecutive --seeds are cheapest.
+genjax/studies/augmentation.py describes the study; an interrupted
 run resumes, finished parts are not run again, and `<workdir>/table.md` (test accuracy
 in %, mean ± sample std over seeds) and `<workdir>/plot.png` end it; the table is printed.
 

@@ -13,9 +13,17 @@ import pytest
 from PIL import Image
 
 from genjax import data
+from genjax.config import with_fields
 from genjax.errors import UserError
-from genjax.studies.augmentation import CONDITIONS, augmentation_study, check_lists
+from genjax.studies.augmentation import (
+    CONDITIONS,
+    augmentation_study,
+    check_lists,
+    group_name,
+    seed_groups,
+)
 from genjax.train.loop import fit
+from genjax.train.seeds import resolve_seed_fields
 from genjax.train.tasks.gan import GANTask
 from tests.conftest import run_experiment, tiny_classifier_config
 from tests.test_cgan import tiny_cgan_config
@@ -23,8 +31,8 @@ from tests.test_gan_train import tiny_gan_config
 
 NUM_CLASSES = 10
 MODULE = "experiments.augmentation_study"
-TINY = [  # 1% of the train split, 1 seed, a few steps of small models
-    "--fractions=0.01", "--seeds=0", "--conditions=real,gan", "--gan_steps=10",
+TINY = [  # 1% of the train split, 2 seeds (one group), a few steps of small models
+    "--fractions=0.01", "--seeds=0,1", "--conditions=real,gan", "--gan_steps=10",
     "--classifier_steps=20", "--generated_per_class=10",
     "--gan_config.model.width=8", "--gan_config.model.latent_dim=16",
     "--gan_config.batch_size=32", "--gan_config.eval_batch_size=64",
@@ -108,42 +116,58 @@ def test_tiny_study_end_to_end_and_a_rerun_trains_nothing(tmp_path):
     out = proc.communicate(timeout=600)[0]
     assert proc.returncode == 0, out[-3000:]
     results = json.loads((workdir / "results.json").read_text())
-    assert sorted(results["runs"]) == ["f0.01_s0/gan", "f0.01_s0/real"]
-    cell = workdir / "f0.01_s0"
-    for condition, num_generated in [("real", 0), ("gan", 100)]:
-        run = results["runs"][f"f0.01_s0/{condition}"]
-        assert 0.0 < run["test_accuracy"] <= 1.0 and run["test_count"] == 10000
-        final = json.loads((cell / f"classifier_{condition}" / "final_metrics.json").read_text())
-        assert run["test_accuracy"] == final["eval/accuracy"] and run["steps"] == 20
-        assert (run["num_real"], run["num_generated"]) == (600, num_generated)
-        assert run["seconds"] > 0
-    gan = results["gans"]["f0.01_s0"]
-    assert gan["gan_steps"] == 10 and gan["num_generated"] == 100
-    assert gan["gan_seconds"] > 0 and gan["generation_seconds"] > 0
-    gan_config = json.loads((cell / "gan" / "config.json").read_text())
-    assert gan_config["data"]["train_fraction"] == 0.01 and gan_config["data"]["subset_seed"] == 0
-    assert gan_config["diffaug_policy"] == "color,translation,cutout"
-    # The gan condition's set: the real subset (the real condition's, image for image),
-    # then the generated set, balanced over the classes.
+    assert sorted(results["runs"]) == ["f0.01_s0/gan", "f0.01_s0/real", "f0.01_s1/gan",
+                                       "f0.01_s1/real"]
+    group = workdir / "f0.01_s0-1"  # seeds 0 and 1: one program per part
     real_images, real_labels = data.load_split("fashion_mnist", "train")
-    subset = data.balanced_subset("fashion_mnist", "train", 0.01, seed=0)
-    mixed_images, mixed_labels = data.load_arrays(cell / "real_and_generated.npz")
-    fake_images, fake_labels = data.load_arrays(cell / "generated.npz")
-    np.testing.assert_array_equal(mixed_images[:600], real_images[subset])
-    np.testing.assert_array_equal(mixed_labels[:600], real_labels[subset])
-    np.testing.assert_array_equal(mixed_images[600:], fake_images)
-    np.testing.assert_array_equal(mixed_labels[600:], fake_labels)
-    assert np.array_equal(np.bincount(fake_labels), [10] * NUM_CLASSES)
+    for condition, num_generated in [("real", 0), ("gan", 100)]:
+        accuracies = []
+        for seed in (0, 1):
+            run = results["runs"][f"f0.01_s{seed}/{condition}"]
+            assert 0.0 < run["test_accuracy"] <= 1.0 and run["test_count"] == 10000
+            final = json.loads((group / f"classifier_{condition}" / f"seed_{seed}" /
+                                "final_metrics.json").read_text())
+            assert run["test_accuracy"] == final["eval/accuracy"] and run["steps"] == 20
+            assert (run["num_real"], run["num_generated"]) == (600, num_generated)
+            assert run["seconds"] > 0 and run["seeds_together"] == 2
+            assert run["group"] == "f0.01_s0-1"
+            accuracies.append(run["test_accuracy"])
+        assert accuracies[0] != accuracies[1]  # two subsets, two initialisations
+    gan = results["gans"]["f0.01_s0-1"]
+    assert gan["seeds"] == [0, 1] and gan["gan_steps"] == 10 and gan["num_generated"] == 100
+    assert gan["gan_seconds"] > 0 and gan["generation_seconds"] > 0
+    gan_config = json.loads((group / "gan" / "config.json").read_text())
+    assert gan_config["data"]["train_fraction"] == 0.01 and gan_config["num_seeds"] == 2
+    assert gan_config["data"]["subset_seed"] == -1  # each replica: its own seed's subset
+    assert gan_config["diffaug_policy"] == "color,translation,cutout"
     real_config = ml_collections.ConfigDict(json.loads(
-        (cell / "classifier_real" / "config.json").read_text()))
+        (group / "classifier_real" / "config.json").read_text()))
     assert not real_config.augment.flip and real_config.augment.crop_pad == 0
-    np.testing.assert_array_equal(data.training_set(real_config.data)[0], real_images[subset])
-    # The table: one row per fraction, one column per condition, the runs' accuracies in %.
+    fakes = []
+    for seed in (0, 1):
+        # The gan condition's set: the real subset (the real condition's, image for image),
+        # then this seed's generated set, balanced over the classes.
+        subset = data.balanced_subset("fashion_mnist", "train", 0.01, seed=seed)
+        mixed_images, mixed_labels = data.load_arrays(group / f"seed_{seed}" /
+                                                      "real_and_generated.npz")
+        fake_images, fake_labels = data.load_arrays(group / f"seed_{seed}" / "generated.npz")
+        np.testing.assert_array_equal(mixed_images[:600], real_images[subset])
+        np.testing.assert_array_equal(mixed_labels[:600], real_labels[subset])
+        np.testing.assert_array_equal(mixed_images[600:], fake_images)
+        np.testing.assert_array_equal(mixed_labels[600:], fake_labels)
+        assert np.array_equal(np.bincount(fake_labels), [10] * NUM_CLASSES)
+        fakes.append(fake_images)
+        replica = resolve_seed_fields(with_fields(real_config, seed=seed, num_seeds=1))
+        np.testing.assert_array_equal(data.training_set(replica.data)[0], real_images[subset])
+    assert not np.array_equal(fakes[0], fakes[1])  # each seed's own GAN
+    # The table: one row per fraction, one column per condition, mean ± std in %.
     rows = [line for line in (workdir / "table.md").read_text().splitlines()
             if line.startswith("|")]
     assert rows[0] == "| fraction | real | gan |" and len(rows) == 3
-    expected = [f"{100 * results['runs'][f'f0.01_s0/{c}']['test_accuracy']:.2f} ± - (1 seed)"
-                for c in ("real", "gan")]
+    expected = []
+    for c in ("real", "gan"):
+        values = [100 * results["runs"][f"f0.01_s{s}/{c}"]["test_accuracy"] for s in (0, 1)]
+        expected.append(f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f} (2 seeds)")
     assert rows[2] == "| 0.01 | " + " | ".join(expected) + " |"
     assert rows[2] in out  # printed
     with Image.open(workdir / "plot.png") as plot:
@@ -204,3 +228,18 @@ def test_the_study_function_takes_python_lists_and_checks_them_before_any_file(t
         with pytest.raises(UserError, match=message):
             augmentation_study(tmp_path / "study", **{**request, **change})
     assert not (tmp_path / "study").exists()
+
+
+def test_seeds_run_in_groups_of_consecutive_integers_and_replicas_follow_their_seed():
+    assert seed_groups([0, 1, 2, 5, 7, 8]) == [[0, 1, 2], [5], [7, 8]]
+    assert seed_groups([3, 2]) == [[3], [2]]
+    assert group_name(0.01, [4]) == "f0.01_s4" and group_name(0.1, [0, 1, 2]) == "f0.1_s0-2"
+    config = tiny_classifier_config(**{"seed": 5, "data.subset_seed": -1,
+                                       "data.train_arrays": "cells/seed_{seed}/mixed.npz"})
+    resolved = resolve_seed_fields(config)
+    assert resolved.data.subset_seed == 5 and resolved.data.train_arrays == \
+        "cells/seed_5/mixed.npz"
+    assert resolve_seed_fields(tiny_classifier_config()) == tiny_classifier_config()
+    with pytest.raises(UserError, match=r"data.subset_seed must be an integer >= -1 \(-1: the "
+                                        r"run's seed\), got -2"):
+        data.subset_fields(tiny_classifier_config(**{"data.subset_seed": -2}).data)

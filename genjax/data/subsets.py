@@ -50,8 +50,9 @@ def subset_fields(data_config) -> tuple[float, int]:
             0.0 < fraction <= 1.0):
         raise UserError(f"data.train_fraction must be in (0, 1] (1: the whole set), "
                         f"got {fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise UserError(f"data.subset_seed must be an integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < -1:
+        raise UserError(f"data.subset_seed must be an integer >= -1 (-1: the run's seed), "
+                        f"got {seed!r}")
     return float(fraction), seed
 
 

@@ -16,16 +16,26 @@ Mixing: the real subset and the generated set are concatenated into one labelled
 (`<cell>/real_and_generated.npz`) whose examples the batch iterator permutes afresh
 every epoch, so each batch holds real and generated images in proportion to their
 counts; each run records its counts. `real` and `classical` train on exactly the
-subset the GAN saw (`data.train_fraction=f`, `data.subset_seed=s`). Seed s also seeds
-the GAN, the generated set and the classifiers, so the conditions of a seed share their
+subset the GAN saw (`data.train_fraction=f`, subset seed s). Seed s also seeds the
+GAN, the generated set and the classifiers, so the conditions of a seed share their
 initial weights.
 
-Every part runs in `<workdir>/f<f>_s<s>/` (the GAN in `gan/`, `generated.npz`, each
-classifier in `classifier_<condition>/`) through `fit`, so an interrupted run resumes.
-Each finished classifier is recorded in `<workdir>/results.json` (written atomically,
-with the time of each part: GAN training, generation, every classifier; training
-times are `fit`'s elapsed seconds, summed over resumes, compilation included) and is
-not run again; a workdir made with other steps, counts or configs is refused. At the
+The seeds of a fraction train together: each run of consecutive requested seeds
+s0..s1 is one group, and each of its parts is one compiled program for all its seeds
+(`config.num_seeds`, `seeds_mode="loop"`: every replica is bit for bit the single-seed
+run of its seed, but for BatchNorm running statistics within 1 ulp; genjax/train/seeds.py).
+Replica s sees its own subset (`data.subset_seed = -1`: the replica's seed) and its own
+mixed set (`data.train_arrays` with `{seed}`).
+
+Every part of a group runs in `<workdir>/f<f>_s<s0>-<s1>/` (`f<f>_s<s>/` for a single
+seed, the layout of one seed alone): the GANs in `gan/`, each seed's `generated.npz` and
+`real_and_generated.npz` in `seed_<s>/` (in the group's directory for a single seed),
+each condition's classifiers in `classifier_<condition>/`, through `fit`, so an
+interrupted run resumes. Each finished condition is recorded per seed in
+`<workdir>/results.json` (written atomically, with the time of each part: GAN training,
+generation, every classifier program, which the seeds of a group share; training times
+are `fit`'s elapsed seconds, summed over resumes, compilation included) and is not run
+again; a workdir made with other steps, counts or configs is refused. At the
 end `<workdir>/table.md` (test accuracy in %, mean ± sample std over seeds) and
 `<workdir>/plot.png` (accuracy against fraction, log x axis) are written
 (genjax.studies.augmentation_report). Test accuracy is `fit`'s final evaluation on
@@ -39,7 +49,6 @@ import logging
 import time
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from genjax import data
@@ -49,26 +58,39 @@ from genjax.io.writers import read_jsonl
 from genjax.studies.augmentation_report import cell_name, markdown_table, plot, summary
 from genjax.studies.cas import generated_set
 from genjax.train.loop import fit
-from genjax.train.tasks import is_class_conditional
-from genjax.train.tasks.classifier import ClassifierTask
-from genjax.train.tasks.gan import GANTask
+from genjax.train.seeds import (
+    FOLLOW_SEED,
+    SEED_PLACEHOLDER,
+    SeedsTask,
+    replica,
+    seed_dir,
+    state_step,
+)
+from genjax.train.tasks import is_class_conditional, make_task
 
 CONDITIONS = {"real": (False, False), "classical": (False, True),  # (GAN samples, flips+crops)
               "gan": (True, False), "both": (True, True)}
 DIFFAUG_POLICY = "color,translation,cutout"
 GENERATION_BATCH = 100
+SEEDS_MODE = "loop"  # each replica bit for bit its single-seed run (genjax/train/seeds.py)
 
 
-def gan_cell_config(base, fraction: float, seed: int, steps: int):
-    return with_fields(base, **{"data.train_fraction": fraction, "data.subset_seed": seed,
-                                "seed": seed, "diffaug_policy": DIFFAUG_POLICY,
-                                "num_train_steps": steps})
+def _group_fields(seeds: list[int]) -> dict:
+    """K consecutive seeds as one program: seed s0, num_seeds K, each replica's own subset."""
+    return {"seed": seeds[0], "num_seeds": len(seeds), "seeds_mode": SEEDS_MODE,
+            "data.subset_seed": FOLLOW_SEED}
 
 
-def classifier_cell_config(base, fraction: float, seed: int, condition: str, steps: int,
-                           arrays: str = ""):
+def gan_cell_config(base, fraction: float, seeds: list[int], steps: int):
+    return with_fields(base, **{"data.train_fraction": fraction, **_group_fields(seeds),
+                                "diffaug_policy": DIFFAUG_POLICY, "num_train_steps": steps})
+
+
+def classifier_cell_config(base, fraction: float, seeds: list[int], condition: str,
+                           steps: int, arrays: str = ""):
+    """`arrays`: the mixed set's path, with `{seed}` where a replica's seed goes."""
     with_gan, classical = CONDITIONS[condition]
-    fields = {"seed": seed, "num_train_steps": steps, "data.subset_seed": seed,
+    fields = {**_group_fields(seeds), "num_train_steps": steps,
               "data.train_arrays": arrays if with_gan else "",
               "data.train_fraction": 1.0 if with_gan else fraction}
     if not classical:
@@ -124,14 +146,14 @@ def check_request(*, fractions, seeds, conditions, gan_base, classifier_base, ga
         for seed in seeds:
             data.balanced_subset(classifier_base.data.name, classifier_base.data.train_split,
                                  fraction, seed)
-        config = classifier_cell_config(classifier_base, fraction, seeds[0], "real",
+        config = classifier_cell_config(classifier_base, fraction, seeds[:1], "real",
                                         classifier_steps)
         check_common(config)
-        ClassifierTask(config)  # checks the batch size against the subset's size
+        make_task(config)  # checks the batch size against the subset's size
         if with_gan:
-            config = gan_cell_config(gan_base, fraction, seeds[0], gan_steps)
+            config = gan_cell_config(gan_base, fraction, seeds[:1], gan_steps)
             check_common(config)
-            if not is_class_conditional(GANTask(config)):
+            if not is_class_conditional(make_task(config)):
                 raise UserError("the GAN conditions need a class-conditional GAN config "
                                 "(model.num_classes > 0), e.g. experiments/configs/cdcgan.py")
 
@@ -141,69 +163,117 @@ def _train_seconds(workdir: Path) -> float:
             if "train/elapsed_seconds" in r][-1]["train/elapsed_seconds"]
 
 
-def train_gan_and_generate(cell_dir: Path, config, *, seed: int, generated_per_class: int
-                           ) -> dict:
-    """Fit the conditional GAN in `cell_dir/gan` (resuming) and draw the generated set."""
-    state = fit(config, cell_dir / "gan")
-    task = GANTask(config)
-    step = int(jax.device_get(state.step))
-    record = {"num_per_class": generated_per_class, "batch_size": GENERATION_BATCH,
-              "seed": seed, "generator": {"workdir": "gan", "step": step}}
+def seed_groups(seeds: list[int]) -> list[list[int]]:
+    """`seeds` cut into runs of consecutive integers, in order: each runs as one program."""
+    groups: list[list[int]] = []
+    for seed in seeds:
+        if groups and seed == groups[-1][-1] + 1:
+            groups[-1].append(seed)
+        else:
+            groups.append([seed])
+    return groups
+
+
+def group_name(fraction: float, seeds: list[int]) -> str:
+    """A group's directory: `f<f>_s<s>` for one seed, `f<f>_s<first>-<last>` for several."""
+    name = cell_name(fraction, seeds[0])
+    return name if len(seeds) == 1 else f"{name}-{seeds[-1]}"
+
+
+def seed_output_dir(group_dir: Path, seeds: list[int], seed: int) -> Path:
+    """Where one seed's generated and mixed sets go (the group's directory for one seed)."""
+    return group_dir if len(seeds) == 1 else group_dir / f"seed_{seed}"
+
+
+def train_gan_and_generate(group_dir: Path, config, *, seeds: list[int],
+                           generated_per_class: int) -> dict:
+    """Fit the group's conditional GANs in `group_dir/gan` (resuming), then draw each seed's
+    generated set with its own replica."""
+    state = fit(config, group_dir / "gan")
+    task = make_task(config)
+    replicas = (task.tasks if isinstance(task, SeedsTask) else [task])
+    step = state_step(state)
     started = time.perf_counter()
-    generated_set(cell_dir, record, task.class_sampler(state, GENERATION_BATCH),
-                  task.num_classes)
-    return {"gan_steps": step, "gan_seconds": _train_seconds(cell_dir / "gan"),
+    for k, (seed, replica_task) in enumerate(zip(seeds, replicas, strict=True)):
+        record = {"num_per_class": generated_per_class, "batch_size": GENERATION_BATCH,
+                  "seed": seed, "generator": {"workdir": "gan", "step": step}}
+        if len(seeds) > 1:
+            record["generator"]["replica"] = k
+        own = replica(state, k) if len(seeds) > 1 else state
+        generated_set(seed_output_dir(group_dir, seeds, seed), record,
+                      replica_task.class_sampler(own, GENERATION_BATCH),
+                      replica_task.num_classes)
+    return {"seeds": seeds, "gan_steps": step, "gan_seconds": _train_seconds(group_dir / "gan"),
             "generation_seconds": time.perf_counter() - started,
-            "num_generated": generated_per_class * task.num_classes}
+            "num_generated": generated_per_class * replicas[0].num_classes}
 
 
-def real_and_generated(cell_dir: Path, classifier_base, fraction: float, seed: int) -> Path:
-    """`cell_dir/real_and_generated.npz`: the real subset followed by the generated set."""
-    path = cell_dir / "real_and_generated.npz"
+def real_and_generated(out: Path, classifier_base, fraction: float, seed: int) -> Path:
+    """`out/real_and_generated.npz`: the real subset followed by the generated set."""
+    path = out / "real_and_generated.npz"
     if not path.is_file():
         d = classifier_base.data
         images, labels = data.load_split(d.name, d.train_split)
         keep = data.balanced_subset(d.name, d.train_split, fraction, seed)
-        fake_images, fake_labels = data.load_arrays(cell_dir / "generated.npz", d.name)
+        fake_images, fake_labels = data.load_arrays(out / "generated.npz", d.name)
         data.save_arrays(path, np.concatenate([images[keep], fake_images]),
                          np.concatenate([labels[keep], fake_labels]))
     return path
 
 
-def train_classifier(config, workdir: Path) -> dict:
+def train_classifiers(config, workdir: Path) -> dict[int, dict]:
+    """Fit the group's classifiers (one program) in `workdir`; each seed's record."""
     fit(config, workdir)
-    final = json.loads((workdir / "final_metrics.json").read_text())
-    _, labels, _ = data.training_set(config.data)
-    return {"test_accuracy": final["eval/accuracy"], "test_count": int(final["eval/count"]),
-            "steps": int(final["step"]), "seconds": _train_seconds(workdir),
-            "num_train": int(len(labels))}
+    task = make_task(config)
+    tasks = task.tasks if isinstance(task, SeedsTask) else [task]
+    seconds = _train_seconds(workdir)
+    records = {}
+    for replica_task in tasks:
+        seed = replica_task.config.seed
+        own = workdir if len(tasks) == 1 else seed_dir(workdir, seed)
+        final = json.loads((own / "final_metrics.json").read_text())
+        _, labels, _ = data.training_set(replica_task.config.data)
+        records[seed] = {"test_accuracy": final["eval/accuracy"],
+                         "test_count": int(final["eval/count"]), "steps": int(final["step"]),
+                         "seconds": seconds, "seeds_together": len(tasks),
+                         "num_train": int(len(labels))}
+    return records
 
 
-def run_cell(results: dict, save, *, workdir: Path, fraction: float, seed: int, conditions,
-             gan_base, classifier_base, gan_steps: int, classifier_steps: int,
-             generated_per_class: int) -> None:
-    """Every condition of one (fraction, seed) not yet in `results`; `save()` after each."""
-    cell = cell_name(fraction, seed)
-    cell_dir = workdir / cell
-    todo = [c for c in conditions if f"{cell}/{c}" not in results["runs"]]
+def run_group(results: dict, save, *, workdir: Path, fraction: float, seeds: list[int],
+              conditions, gan_base, classifier_base, gan_steps: int, classifier_steps: int,
+              generated_per_class: int) -> None:
+    """Every condition missing for the consecutive `seeds` of one fraction, each condition
+    one program for all of them (K seeds together); `save()` after each part."""
+    group = group_name(fraction, seeds)
+    group_dir = workdir / group
+    todo = [c for c in conditions
+            if any(f"{cell_name(fraction, s)}/{c}" not in results["runs"] for s in seeds)]
     arrays = ""
     if any(CONDITIONS[c][0] for c in todo):
-        if cell not in results["gans"]:
-            logging.info("%s: training the conditional GAN", cell)
-            results["gans"][cell] = train_gan_and_generate(
-                cell_dir, gan_cell_config(gan_base, fraction, seed, gan_steps), seed=seed,
+        if group not in results["gans"]:
+            logging.info("%s: training the conditional GAN (%d seeds)", group, len(seeds))
+            results["gans"][group] = train_gan_and_generate(
+                group_dir, gan_cell_config(gan_base, fraction, seeds, gan_steps), seeds=seeds,
                 generated_per_class=generated_per_class)
             save()
-        arrays = str(real_and_generated(cell_dir, classifier_base, fraction, seed))
+        for seed in seeds:
+            path = real_and_generated(seed_output_dir(group_dir, seeds, seed), classifier_base,
+                                      fraction, seed)
+        arrays = str(path if len(seeds) == 1 else
+                     seed_output_dir(group_dir, seeds, SEED_PLACEHOLDER) / path.name)
     for condition in todo:
-        logging.info("%s: training the classifier, condition %s", cell, condition)
-        config = classifier_cell_config(classifier_base, fraction, seed, condition,
+        logging.info("%s: training the classifiers, condition %s", group, condition)
+        config = classifier_cell_config(classifier_base, fraction, seeds, condition,
                                         classifier_steps, arrays)
-        run = train_classifier(config, cell_dir / f"classifier_{condition}")
-        num_generated = results["gans"][cell]["num_generated"] if CONDITIONS[condition][0] else 0
-        results["runs"][f"{cell}/{condition}"] = {
-            "fraction": fraction, "seed": seed, "condition": condition, **run,
-            "num_real": run["num_train"] - num_generated, "num_generated": num_generated}
+        runs = train_classifiers(config, group_dir / f"classifier_{condition}")
+        num_generated = (results["gans"][group]["num_generated"] if CONDITIONS[condition][0]
+                         else 0)
+        for seed, run in runs.items():
+            results["runs"][f"{cell_name(fraction, seed)}/{condition}"] = {
+                "fraction": fraction, "seed": seed, "condition": condition, "group": group,
+                **run, "num_real": run["num_train"] - num_generated,
+                "num_generated": num_generated}
         save()
 
 
@@ -241,8 +311,11 @@ def augmentation_study(workdir, *, fractions, seeds, conditions, gan_config, cla
         partial.replace(results_path)  # a kill mid-write leaves the previous results intact
 
     for fraction in fractions:
-        for seed in seeds:
-            run_cell(results, save, workdir=workdir, fraction=fraction, seed=seed, **request)
+        done = [s for s in seeds if all(f"{cell_name(fraction, s)}/{c}" in results["runs"]
+                                        for c in conditions)]
+        for group in seed_groups([s for s in seeds if s not in done]):
+            run_group(results, save, workdir=workdir, fraction=fraction, seeds=group,
+                      **request)
     table = summary(results, fractions, seeds, conditions)
     text = markdown_table(table, fractions, conditions, settings)
     (workdir / "table.md").write_text(text)

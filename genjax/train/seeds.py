@@ -25,6 +25,12 @@ On disk, `<workdir>/seed_<s>/` is replica s's own directory: its figures, export
 and its TensorBoard events hold, for each metric, the mean over seeds under the
 metric's own name and the sample standard deviation under `<name>_std`.
 
+Two data fields may follow each replica's seed, for studies whose replicas see different
+data (`resolve_seed_fields`, applied to every single-seed config): `data.subset_seed = -1`
+takes the class-balanced subset of the run's own seed, and a `{seed}` in
+`data.train_arrays` is replaced by it (`.../seed_{seed}/arrays.npz`). A single-seed
+run resolves them the same way, so replica k still equals the single run of its seed.
+
 A non-finite value in any replica stops the whole run, as in a single run. vmap's
 batched ops round differently from the single-seed ops on CPU, so under "vmap" a
 replica matches its single-seed run to float tolerance, not bit for bit
@@ -50,6 +56,22 @@ from genjax.io import writers
 def num_seeds(config) -> int:
     """The config's replica count (1 for configs saved before the field existed)."""
     return int(config.get("num_seeds", 1))
+
+
+FOLLOW_SEED = -1  # data.subset_seed: the run's own seed
+SEED_PLACEHOLDER = "{seed}"  # in data.train_arrays: the run's own seed
+
+
+def resolve_seed_fields(config):
+    """`config` with `data.subset_seed = -1` and a `{seed}` in `data.train_arrays` replaced
+    by `config.seed` (the same config when neither is used)."""
+    d = config.get("data")
+    fields = {}
+    if d is not None and d.get("subset_seed", 0) == FOLLOW_SEED:
+        fields["data.subset_seed"] = config.seed
+    if d is not None and SEED_PLACEHOLDER in str(d.get("train_arrays", "")):
+        fields["data.train_arrays"] = d.train_arrays.replace(SEED_PLACEHOLDER, str(config.seed))
+    return with_fields(config, **fields) if fields else config
 
 
 def replica_configs(config) -> list:

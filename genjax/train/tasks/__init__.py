@@ -47,4 +47,4 @@ def make_task(config) -> Task:
         raise UserError(f"unknown task {config.task!r}; choose one of {sorted(TASKS)}")
     if seeds.num_seeds(config) > 1:
         return seeds.SeedsTask(config, make_task)
-    return TASKS[config.task](config)
+    return TASKS[config.task](seeds.resolve_seed_fields(config))
