@@ -243,3 +243,7 @@ def test_seeds_run_in_groups_of_consecutive_integers_and_replicas_follow_their_s
     with pytest.raises(UserError, match=r"data.subset_seed must be an integer >= -1 \(-1: the "
                                         r"run's seed\), got -2"):
         data.subset_fields(tiny_classifier_config(**{"data.subset_seed": -2}).data)
+    unresolved = tiny_classifier_config(**{"data.subset_seed": -1, "data.train_fraction": 0.01})
+    with pytest.raises(UserError, match="resolve it first"):
+        data.training_set(unresolved.data)
+    assert len(data.training_set(resolve_seed_fields(unresolved).data)[1]) == 600

@@ -92,6 +92,9 @@ def training_set(d) -> tuple[np.ndarray, np.ndarray, str]:
         images, labels = load_split(d.name, d.train_split)
         source = f"{d.name}:{d.train_split}"
     fraction, subset_seed = subset_fields(d)
+    if subset_seed == -1:
+        raise UserError("data.subset_seed = -1 means the run's own seed; resolve it first "
+                        "(genjax.train.seeds.resolve_seed_fields, which make_task applies)")
     return take_fraction(images, labels, source, fraction=fraction, seed=subset_seed,
                          num_classes=DATASETS[d.name].num_classes)
 
