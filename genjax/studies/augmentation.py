@@ -63,6 +63,8 @@ from genjax.train.seeds import (
     SEED_PLACEHOLDER,
     SeedsTask,
     replica,
+    replica_configs,
+    resolve_seed_fields,
     seed_dir,
     state_step,
 )
@@ -72,6 +74,7 @@ CONDITIONS = {"real": (False, False), "classical": (False, True),  # (GAN sample
               "gan": (True, False), "both": (True, True)}
 DIFFAUG_POLICY = "color,translation,cutout"
 GENERATION_BATCH = 100
+MIXED_SET = "real_and_generated.npz"
 SEEDS_MODE = "loop"  # each replica bit for bit its single-seed run (genjax/train/seeds.py)
 
 
@@ -180,7 +183,7 @@ def group_name(fraction: float, seeds: list[int]) -> str:
     return name if len(seeds) == 1 else f"{name}-{seeds[-1]}"
 
 
-def seed_output_dir(group_dir: Path, seeds: list[int], seed: int) -> Path:
+def seed_output_dir(group_dir: Path, seeds: list[int], seed: int | str) -> Path:
     """Where one seed's generated and mixed sets go (the group's directory for one seed)."""
     return group_dir if len(seeds) == 1 else group_dir / f"seed_{seed}"
 
@@ -210,7 +213,7 @@ def train_gan_and_generate(group_dir: Path, config, *, seeds: list[int],
 
 def real_and_generated(out: Path, classifier_base, fraction: float, seed: int) -> Path:
     """`out/real_and_generated.npz`: the real subset followed by the generated set."""
-    path = out / "real_and_generated.npz"
+    path = out / MIXED_SET
     if not path.is_file():
         d = classifier_base.data
         images, labels = data.load_split(d.name, d.train_split)
@@ -224,18 +227,17 @@ def real_and_generated(out: Path, classifier_base, fraction: float, seed: int) -
 def train_classifiers(config, workdir: Path) -> dict[int, dict]:
     """Fit the group's classifiers (one program) in `workdir`; each seed's record."""
     fit(config, workdir)
-    task = make_task(config)
-    tasks = task.tasks if isinstance(task, SeedsTask) else [task]
     seconds = _train_seconds(workdir)
+    replicas = [resolve_seed_fields(c) for c in replica_configs(config)]
     records = {}
-    for replica_task in tasks:
-        seed = replica_task.config.seed
-        own = workdir if len(tasks) == 1 else seed_dir(workdir, seed)
+    for replica_config in replicas:
+        seed = replica_config.seed
+        own = workdir if len(replicas) == 1 else seed_dir(workdir, seed)
         final = json.loads((own / "final_metrics.json").read_text())
-        _, labels, _ = data.training_set(replica_task.config.data)
+        _, labels, _ = data.training_set(replica_config.data)
         records[seed] = {"test_accuracy": final["eval/accuracy"],
                          "test_count": int(final["eval/count"]), "steps": int(final["step"]),
-                         "seconds": seconds, "seeds_together": len(tasks),
+                         "seconds": seconds, "seeds_together": len(replicas),
                          "num_train": int(len(labels))}
     return records
 
@@ -258,10 +260,10 @@ def run_group(results: dict, save, *, workdir: Path, fraction: float, seeds: lis
                 generated_per_class=generated_per_class)
             save()
         for seed in seeds:
-            path = real_and_generated(seed_output_dir(group_dir, seeds, seed), classifier_base,
-                                      fraction, seed)
-        arrays = str(path if len(seeds) == 1 else
-                     seed_output_dir(group_dir, seeds, SEED_PLACEHOLDER) / path.name)
+            real_and_generated(seed_output_dir(group_dir, seeds, seed), classifier_base,
+                               fraction, seed)
+        # One path for every replica: `{seed}` (in a group of several) is each one's own.
+        arrays = str(seed_output_dir(group_dir, seeds, SEED_PLACEHOLDER) / MIXED_SET)
     for condition in todo:
         logging.info("%s: training the classifiers, condition %s", group, condition)
         config = classifier_cell_config(classifier_base, fraction, seeds, condition,
