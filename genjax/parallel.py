@@ -61,6 +61,15 @@ def gather(array) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(array, tiled=True))
 
 
+def gather_local(array: np.ndarray) -> np.ndarray:
+    """Each process's own numpy rows, concatenated in process order on every process."""
+    if jax.process_count() == 1:
+        return np.asarray(array)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(np.asarray(array), tiled=True))
+
+
 def all_processes(flag: bool) -> bool:
     """Whether `flag` holds on every process (it is this process's with one)."""
     if jax.process_count() == 1:

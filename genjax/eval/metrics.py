@@ -16,7 +16,11 @@
 (called with `fold_in(seed, i)` until `num_samples` are drawn); images are in
 `value_range` (default [-1, 1], the generators' tanh range). The real split's
 features are computed once and cached under $GENJAX_CACHE_DIR/reference/, keyed by
-dataset, split, count, network and its weights' checksum.
+dataset, split, count, network, its weights' checksum and the runtime that ran it.
+
+On a CPU the Inception network runs through ONNX Runtime (`genjax.eval.inception_onnx`:
+the same flax network exported, 2-3x faster than XLA:CPU there); GPUs and TPUs run
+it in JAX. GENJAX_INCEPTION_BACKEND=jax or onnxruntime chooses.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import numpy as np
 from genjax import atomic, data, parallel
 from genjax.errors import UserError
 from genjax.eval import fid as fid_lib
-from genjax.eval import inception
+from genjax.eval import inception, inception_onnx
 from genjax.eval import kid as kid_lib
 from genjax.eval import prdc as prdc_lib
 from genjax.eval.inception_weights import cache_dir
@@ -50,15 +54,31 @@ CLASSIFIER_NAME = "fashion_mnist_cnn"
 
 @dataclasses.dataclass(frozen=True)
 class FeatureNet:
-    """A feature network: `apply(images in [0, 1]) -> (N, d)` and an id for cache keys."""
+    """A feature network: `apply(images in [0, 1]) -> (N, d)` and an id for cache keys.
+
+    With a `host_network`, `apply` is only the network's JAX front end (preprocessing)
+    and `host_network(numpy array) -> numpy (N, d)` runs the rest outside JAX: the
+    Inception network through ONNX Runtime on a CPU (`genjax.eval.inception_onnx`).
+    `runtime` names what computes the features; it is part of the cache keys.
+    """
 
     name: str
     apply: Callable
     digest: str
+    host_network: Callable | None = None
+    runtime: str = "jax"
 
 
-@functools.lru_cache(maxsize=2)
 def feature_net(name: str) -> FeatureNet:
+    """The named feature network; Inception on the backend `inception_onnx.backend()` picks."""
+    return _feature_net(name, inception_onnx.backend() if name == "inception" else "jax")
+
+
+@functools.lru_cache(maxsize=4)
+def _feature_net(name: str, runtime: str) -> FeatureNet:
+    if name == "inception" and runtime == "onnxruntime":
+        return FeatureNet("inception", inception.preprocess, inception.PARAMS_SHA256,
+                          host_network=inception_onnx.network, runtime=runtime)
     if name == "inception":
         params = inception.load_params()
         return FeatureNet("inception", functools.partial(inception.features, params),
@@ -100,8 +120,8 @@ PROGRESS_SECONDS = 60.0  # a log line this often during long feature passes (10k
 def _scaled_apply(net: FeatureNet, value_range: tuple[float, float], mesh):
     """`net.apply` on images in `value_range`, compiled once per (net, range, mesh)."""
     lo, hi = value_range
-    return jax.jit(lambda x: net.apply(jnp.clip((x - lo) / (hi - lo), 0.0, 1.0)),
-                   in_shardings=parallel.batch_sharded(mesh))
+    shardings = {} if mesh is None else {"in_shardings": parallel.batch_sharded(mesh)}
+    return jax.jit(lambda x: net.apply(jnp.clip((x - lo) / (hi - lo), 0.0, 1.0)), **shardings)
 
 
 def features(samples, net: FeatureNet, *, num_samples: int, batch_size: int = 100,
@@ -113,18 +133,24 @@ def features(samples, net: FeatureNet, *, num_samples: int, batch_size: int = 10
     process: with P processes each runs the network on its P-th of the batch (a
     sampler's draw is repeated on each, the cheap part), and the features are
     gathered on every process in order: the same numbers as one process with the
-    same devices, for a P-th of the network's work each.
+    same devices, for a P-th of the network's work each. A `host_network` runs on
+    each process's part of the batch as one array (its runtime uses every core).
     """
     mesh = parallel.make_mesh()
     parallel.check_batch_divisible(batch_size, mesh, "batch_size")
-    apply = _scaled_apply(net, tuple(value_range), mesh)
+    on_host = net.host_network is not None
+    apply = _scaled_apply(net, tuple(value_range), None if on_host else mesh)
     local = data.process_slice(batch_size)
     out, done = [], 0
     start = last_report = time.monotonic()
     for i in range(-(-num_samples // batch_size)):
         images, mask = _batch(samples, num_samples, batch_size, seed, i)
-        feats = apply(parallel.shard_batch(images[local].astype(np.float32), mesh))
-        out.append(parallel.gather(feats)[mask])
+        if on_host:
+            feats = net.host_network(np.asarray(apply(images[local].astype(np.float32))))
+            out.append(parallel.gather_local(feats)[mask])
+        else:
+            feats = apply(parallel.shard_batch(images[local].astype(np.float32), mesh))
+            out.append(parallel.gather(feats)[mask])
         done += len(out[-1])
         if time.monotonic() - last_report > PROGRESS_SECONDS and done < num_samples:
             last_report = time.monotonic()
@@ -144,7 +170,8 @@ def reference_features(dataset: str, split: str, net: FeatureNet, *, num_samples
 
 
 def _cache_suffix(net: FeatureNet) -> str:
-    return f"-{net.name}-{net.digest[:16]}-v1.npy"
+    runtime = "" if net.runtime == "jax" else f"-{net.runtime}"
+    return f"-{net.name}{runtime}-{net.digest[:16]}-v1.npy"
 
 
 def _cache_path(key: str, net: FeatureNet) -> Path:
