@@ -67,7 +67,7 @@ class OnnxInception:
 
     Images as `inception.preprocess` takes them: (N, H, W, 1 or 3) uint8, or float in [0, 1].
     `network(pixels)` runs the network alone on preprocessed (N, 299, 299, 3) pixels.
-    Building one exports the network (about 5 s) and starts a session (under 1 s).
+    Building one exports the network (about 4 s) and starts a session (under 1 s).
     """
 
     def __init__(self, params, batch_size: int, threads: int | None = None):

@@ -20,7 +20,7 @@ Layout: the function sees NHWC, ONNX's Conv and pools want NCHW. The graph takes
 NHWC input, transposes it once, and keeps every 4-d tensor NCHW from then on (axes
 of concatenations and reductions are mapped; 4-d constants are transposed). A rank-4
 output is transposed back. Anything else (another primitive, a dilated input, a
-layout the rules do not know) raises `NotImplementedError` naming it, at export time.
+layout the rules do not know) raises `UnsupportedError` naming it, at export time.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ _PHYSICAL = (0, 2, 3, 1)  # where logical NHWC axis a lives in the NCHW graph
 _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min"}
 _NESTED = ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
            "remat", "checkpoint")
+
+
+class UnsupportedError(ValueError):
+    """The function uses something no export rule covers (named in the message)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +126,7 @@ def _nested_jaxpr(eqn):
             return sub
         if isinstance(sub, jcore.Jaxpr):
             return jcore.ClosedJaxpr(sub, ())
-    raise NotImplementedError(f"ONNX export: cannot inline {eqn.primitive.name}")
+    raise UnsupportedError(f"ONNX export: cannot inline {eqn.primitive.name}")
 
 
 def _out_shape(eqn) -> tuple[int, ...]:
@@ -136,8 +140,8 @@ def _spatial_window(params, name: str):
     dilated = any(d != 1 for d in (*params["base_dilation"], *params["window_dilation"]))
     if (len(dims) != 4 or dilated or dims[0] != 1 or dims[3] != 1 or strides[0] != 1
             or strides[3] != 1 or tuple(padding[0]) != (0, 0) or tuple(padding[3]) != (0, 0)):
-        raise NotImplementedError(f"ONNX export: {name} is supported over H and W of NHWC only, "
-                                  f"got {params}")
+        raise UnsupportedError(f"ONNX export: {name} is supported over H and W of NHWC only, "
+                               f"got {params}")
     pads = [padding[1][0], padding[2][0], padding[1][1], padding[2][1]]
     return list(dims[1:3]), list(strides[1:3]), pads
 
@@ -146,12 +150,12 @@ def _conv(g: _Graph, eqn, lhs, rhs) -> Tensor:
     p = eqn.params
     spec = p["dimension_numbers"]
     if not (isinstance(lhs, Tensor) and not isinstance(rhs, Tensor)):
-        raise NotImplementedError("ONNX export: a convolution needs constant weights")
+        raise UnsupportedError("ONNX export: a convolution needs constant weights")
     if (tuple(spec.lhs_spec) != (0, 3, 1, 2) or tuple(spec.out_spec) != (0, 3, 1, 2)
             or tuple(spec.rhs_spec) != (3, 2, 0, 1)):
-        raise NotImplementedError(f"ONNX export: convolutions must be NHWC/HWIO, got {spec}")
+        raise UnsupportedError(f"ONNX export: convolutions must be NHWC/HWIO, got {spec}")
     if any(d != 1 for d in p["lhs_dilation"]) or p["batch_group_count"] != 1:
-        raise NotImplementedError("ONNX export: input-dilated or batch-grouped convolution")
+        raise UnsupportedError("ONNX export: input-dilated or batch-grouped convolution")
     kernel = np.asarray(rhs).transpose(3, 2, 0, 1)  # HWIO -> OIHW
     (pt, pb), (pl, pr) = p["padding"]
     out = g.node("Conv", [lhs.name, g.constant(kernel, "kernel")],
@@ -186,32 +190,32 @@ def _pool(g: _Graph, eqn, x) -> Tensor:
     return WindowSum(g, x, (kernel, strides, pads), _out_shape(eqn))
 
 
-def _axis(value: Tensor, axis: int) -> int:
-    return _PHYSICAL[axis] if len(value.shape) == 4 else axis
+def _axis(rank: int, axis: int) -> int:
+    """Where logical axis `axis` of a rank-`rank` value lives in the graph."""
+    return _PHYSICAL[axis] if rank == 4 else axis
 
 
 def _concatenate(g: _Graph, eqn, *values) -> Tensor:
-    rank = len(_out_shape(eqn))
-    axis = _PHYSICAL[eqn.params["dimension"]] if rank == 4 else eqn.params["dimension"]
+    axis = _axis(len(_out_shape(eqn)), eqn.params["dimension"])
     return Tensor(g.node("Concat", [g.operand(v) for v in values], axis=axis), _out_shape(eqn))
 
 
 def _reduce_sum(g: _Graph, eqn, x) -> Tensor:
     axes = tuple(eqn.params["axes"])
     kept = [a for a in range(len(x.shape)) if a not in axes]
-    physical = [_axis(x, a) for a in kept]
+    physical = [_axis(len(x.shape), a) for a in kept]
     if len(x.shape) == 4 and physical != sorted(physical):
-        raise NotImplementedError(f"ONNX export: reduce_sum over {axes} of NHWC changes the "
-                                  "layout of what remains")
-    summed = g.node("ReduceSum", [x.name, g.constant(np.array([_axis(x, a) for a in axes],
-                                                                np.int64))], keepdims=0)
+        raise UnsupportedError(f"ONNX export: reduce_sum over {axes} of NHWC changes the "
+                               "layout of what remains")
+    axes_const = np.array([_axis(len(x.shape), a) for a in axes], np.int64)
+    summed = g.node("ReduceSum", [x.name, g.constant(axes_const)], keepdims=0)
     return Tensor(summed, _out_shape(eqn))
 
 
 def _convert_element_type(g: _Graph, eqn, x) -> Tensor:
     if eqn.params["new_dtype"] == np.float32 and eqn.invars[0].aval.dtype == np.float32:
         return x
-    raise NotImplementedError(f"ONNX export: casts to {eqn.params['new_dtype']}")
+    raise UnsupportedError(f"ONNX export: casts to {eqn.params['new_dtype']}")
 
 
 _RULES: dict[str, Callable] = {
@@ -251,8 +255,8 @@ def _run(g: _Graph, closed: jcore.ClosedJaxpr, args: list) -> list:
         elif eqn.primitive.name in _RULES:
             outs = [_RULES[eqn.primitive.name](g, eqn, *values)]
         else:
-            raise NotImplementedError(f"ONNX export: no rule for the primitive "
-                                      f"{eqn.primitive.name!r}")
+            raise UnsupportedError(f"ONNX export: no rule for the primitive "
+                                   f"{eqn.primitive.name!r}")
         for var, value in zip(eqn.outvars, outs, strict=True):
             env[var] = value
     return [read(v) for v in jaxpr.outvars]
