@@ -5,9 +5,11 @@ python -m experiments.video_eval --workdirs=runs/svg_lp,runs/svg_fp,runs/svg_det
 
 Per predicted step: PSNR and SSIM of the best of --num_samples futures and their mean
 (Denton & Fergus 2018's protocol), one column per method, plots psnr.png / ssim.png, a
-GIF and a PNG strip per method, report.json and report.md. With --identity, also the
-shipped classifier's accuracy on each predicted item at its true position on the
-1-item test set, at steps 5, 10, 20 and 100. See genjax/studies/video.py.
+GIF and a PNG strip per method, report.json and report.md. The deterministic model is
+sampled once (its futures are all the same). With --identity, also the shipped
+classifier's accuracy on each predicted item of the 1-item test set at steps 5, 10, 20
+and 100, cropped at the item's true position and where the predicted frame shows it.
+See genjax/studies/video.py.
 """
 
 import json

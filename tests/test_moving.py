@@ -215,6 +215,30 @@ def test_sequences_show_their_splits_items_and_crops_recover_them(train, test, s
                                                                   crops[:, :, 0].shape))
 
 
+def test_locate_item_finds_the_item_wherever_the_frame_shows_it(test):
+    images, labels = test
+    out = moving.test_set(images, labels, num=64, seed=0,
+                          spec=moving.MovingSpec(num_items=1, seq_len=12))
+    located = moving.locate_item(out["frames"])
+    assert located.shape == out["positions"].shape and located.dtype == np.int32
+    # Every located window holds the whole item: the same intensity as the true square.
+    truth = moving.crop_items(out["frames"], out["positions"]).sum((2, 3, 4, 5))
+    found = moving.crop_items(out["frames"], located).sum((2, 3, 4, 5))
+    np.testing.assert_allclose(found, truth, rtol=1e-6)
+    # An item with no black margin is found exactly; margins leave ties, broken toward
+    # the intensity centroid, a few pixels at most from the item's square.
+    assert np.abs(located - out["positions"]).max() <= 4
+    assert (located == out["positions"]).all(-1).mean() > 0.3
+    square = np.zeros((1, 2, 64, 64, 1), np.float32)
+    square[0, 0, 7:35, 20:48] = 0.5  # a full 28x28 item at (7, 20)
+    square[0, 1, 36:64, 0:28] = 1.0  # in the bottom-left corner
+    square[0, 1, 0:5, 50:60] = 0.2  # beside a fainter blob
+    np.testing.assert_array_equal(moving.locate_item(square)[0, :, 0], [[7, 20], [36, 0]])
+    with pytest.raises(UserError, match="locate_item needs frames") as err:
+        moving.locate_item(np.zeros((2, 3, 20, 20, 1)))
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(frame_size=20, num_items=2, seq_len=15),
      "moving.frame_size (20) must be at least the item size (28)"),

@@ -226,13 +226,17 @@ def test_quality_report_scores_every_predicted_step_best_above_mean(loaded, tmp_
     assert {p.name for p in (tmp_path / "eval").iterdir()} == {
         "psnr.png", "ssim.png", "svg_lp.gif", "svg_lp.png", "report.json"}
     assert "| SVG-LP | best of 4 |" in study.format_quality_table(report)
+    assert report["methods"]["SVG-LP"]["num_samples"] == 4
+    # The deterministic model's futures are all the same: it is sampled once.
+    assert study.samples_for(loaded._replace(config=tiny_config("svg_det")), 100) == 1
 
 
 def test_identity_report_classifies_true_frames_and_predictions(loaded):
     report = study.identity_report(loaded, num_sequences=4, num_samples=4, steps=(1, 5),
                                    batch_size=2)
     assert report["steps"] == [1, 5] and report["trained_items"] == 1
-    assert all(0 <= a <= 1 for a in report["accuracy"])
+    assert report["num_samples"] == 4
+    assert all(0 <= a <= 1 for a in report["accuracy"] + report["accuracy_located"])
     assert min(report["true_frames_accuracy"]) >= 0.5  # the classifier reads real items
 
 

@@ -280,3 +280,37 @@ def crop_items(frames: np.ndarray, positions: np.ndarray, item_size: int = 28) -
     crops = windows[np.arange(b)[:, None, None], np.arange(t)[None, :, None],
                     positions[..., 0], positions[..., 1]]  # (B, T, K, C, S, S)
     return np.ascontiguousarray(np.moveaxis(crops, 3, -1))
+
+
+def locate_item(frames: np.ndarray, item_size: int = 28) -> np.ndarray:
+    """(B, T, 1, 2): the top-left corner of the brightest S x S window of each frame.
+
+    For frames with one item, e.g. generated ones, this finds where the frame shows
+    its item, so that `crop_items(frames, locate_item(frames))` reads the item it
+    drew wherever it put it. The windows' intensity sums come from an integral
+    image. An item with black margins fits in several windows of the same sum; of
+    those the one centred nearest the frame's intensity centroid wins (on true
+    1-item frames that is, for most items, the item's own square).
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 5 or min(frames.shape[2:4]) < item_size:
+        raise UserError(f"locate_item needs frames (B, T, H, W, C) of at least "
+                        f"{item_size}x{item_size}; got {frames.shape}")
+    b, t, h, w = frames.shape[:4]
+    mass = frames.astype(np.float64).sum(-1)  # (B, T, H, W)
+    total = np.zeros((b, t, h + 1, w + 1), np.float64)
+    total[:, :, 1:, 1:] = mass.cumsum(2).cumsum(3)
+    s = item_size
+    windows = (total[:, :, s:, s:] - total[:, :, :-s, s:] - total[:, :, s:, :-s]
+               + total[:, :, :-s, :-s])  # (B, T, H - S + 1, W - S + 1)
+    weight = np.maximum(mass.sum((2, 3)), 1e-12)
+    centre_y = (mass.sum(3) * np.arange(h)).sum(-1) / weight - (s - 1) / 2  # (B, T)
+    centre_x = (mass.sum(2) * np.arange(w)).sum(-1) / weight - (s - 1) / 2
+    rows, cols = np.arange(h - s + 1), np.arange(w - s + 1)
+    distance = ((rows[:, None] - centre_y[..., None, None]) ** 2
+                + (cols[None, :] - centre_x[..., None, None]) ** 2)
+    # Ties within 1e-6 (a pixel level is 1/255) go to the window nearest the centroid:
+    # distances are under 2 * 64^2, so 1e-10 per squared pixel never outweighs a level.
+    best = (windows - 1e-10 * distance).reshape(b, t, -1).argmax(-1)
+    rows, cols = np.divmod(best, w - s + 1)
+    return np.stack([rows, cols], -1)[:, :, None].astype(np.int32)
