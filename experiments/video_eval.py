@@ -18,35 +18,45 @@ from pathlib import Path
 from absl import flags
 
 from experiments import launch
+from genjax.errors import UserError
 from genjax.studies import video as study
 
-flags.DEFINE_list("workdirs", None, "Trained SVG workdirs (experiments.svg), one per model.",
-                  required=True)
+flags.DEFINE_list("workdirs", None, "Trained SVG workdirs (experiments.svg), one per model.")
 flags.DEFINE_integer("num_sequences", 256, "Test sequences.")
 flags.DEFINE_integer("num_samples", 100, "Sampled futures per test sequence.")
 flags.DEFINE_integer("num_future", 20, "Predicted frames per future.")
 flags.DEFINE_integer("batch_size", 8, "Test sequences sampled at once (x num_samples futures).")
 flags.DEFINE_bool("identity", False, "Also the classifier's accuracy on predicted items.")
 flags.DEFINE_integer("identity_samples", 10, "Futures per sequence for --identity.")
+flags.DEFINE_list("merge", None, "Instead of --workdirs: --output directories of earlier "
+                  "evaluations (e.g. one model each, run at once) to combine into one report.")
 flags.DEFINE_string("output", None, "Directory for the figures and reports (default: print).")
 FLAGS = flags.FLAGS
 
 
-def main() -> None:
+def score() -> dict:
     study.check_counts(num_sequences=FLAGS.num_sequences, num_samples=FLAGS.num_samples,
                        num_future=FLAGS.num_future, batch_size=FLAGS.batch_size)
     runs = [study.load_video_run(w) for w in FLAGS.workdirs]  # loaded once, for both reports
     report = study.quality_report(runs, num_sequences=FLAGS.num_sequences,
                                   num_samples=FLAGS.num_samples, num_future=FLAGS.num_future,
                                   batch_size=FLAGS.batch_size, output=FLAGS.output)
-    text = study.format_quality_table(report)
     if FLAGS.identity:
-        identity = [study.identity_report(run, num_sequences=FLAGS.num_sequences,
-                                          num_samples=FLAGS.identity_samples,
-                                          batch_size=FLAGS.batch_size)
-                    for run in runs]
-        report["identity"] = identity
-        text += "\n\n" + study.format_identity_table(identity)
+        report["identity"] = [study.identity_report(run, num_sequences=FLAGS.num_sequences,
+                                                    num_samples=FLAGS.identity_samples,
+                                                    batch_size=FLAGS.batch_size)
+                              for run in runs]
+    return report
+
+
+def main() -> None:
+    if bool(FLAGS.workdirs) == bool(FLAGS.merge):
+        raise UserError("give --workdirs (runs to score) or --merge (reports to combine), "
+                        "one of the two")
+    if FLAGS.merge and not FLAGS.output:
+        raise UserError("--merge needs --output, the directory for the combined report")
+    report = study.merge_reports(FLAGS.merge, FLAGS.output) if FLAGS.merge else score()
+    text = study.format_report(report)
     print(text)
     if FLAGS.output:
         Path(FLAGS.output, "report.md").write_text(text + "\n")

@@ -231,6 +231,30 @@ def test_quality_report_scores_every_predicted_step_best_above_mean(loaded, tmp_
     assert study.samples_for(loaded._replace(config=tiny_config("svg_det")), 100) == 1
 
 
+def test_merged_reports_equal_the_report_of_all_runs_and_reject_other_settings(loaded, tmp_path):
+    first = study.quality_report([loaded], num_sequences=2, num_samples=4, num_future=5,
+                                 batch_size=2, output=tmp_path / "lp")
+    # A second evaluation, as another model's would be: the same settings, another method.
+    second = json.loads((tmp_path / "lp" / "report.json").read_text())
+    second["methods"] = {"SVG-FP": second["methods"]["SVG-LP"]}
+    (tmp_path / "fp").mkdir()
+    (tmp_path / "fp" / "report.json").write_text(json.dumps(second))
+    merged = study.merge_reports([tmp_path / "lp", tmp_path / "fp"], tmp_path / "both")
+    assert list(merged["methods"]) == ["SVG-LP", "SVG-FP"]
+    assert merged["methods"]["SVG-LP"] == json.loads(json.dumps(first["methods"]["SVG-LP"]))
+    assert {p.name for p in (tmp_path / "both").iterdir()} == {
+        "psnr.png", "ssim.png", "svg_lp.gif", "svg_lp.png"}
+    table = study.format_report(merged)
+    assert "| SVG-LP | best of 4 |" in table and "| SVG-FP | best of 4 |" in table
+    with pytest.raises(UserError, match="SVG-LP is in two of the reports"):
+        study.merge_reports([tmp_path / "lp", tmp_path / "lp"], tmp_path / "never")
+    second["num_samples"] = 5
+    (tmp_path / "fp" / "report.json").write_text(json.dumps(second))
+    with pytest.raises(UserError, match="num_samples=5"):
+        study.merge_reports([tmp_path / "lp", tmp_path / "fp"], tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
 def test_identity_report_classifies_true_frames_and_predictions(loaded):
     report = study.identity_report(loaded, num_sequences=4, num_samples=4, steps=(1, 5),
                                    batch_size=2)

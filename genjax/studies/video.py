@@ -31,6 +31,7 @@ Steps are counted from the first predicted frame: step k is frame num_cond + k -
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -160,6 +161,55 @@ def quality_report(workdirs: list[Run | str | Path], *, num_sequences: int = 256
         _plots(report, Path(output))
         Path(output, "report.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+SETTINGS = ("num_sequences", "num_samples", "num_future", "num_cond", "moving")
+
+
+def merge_reports(sources: list[str | Path], output: str | Path) -> dict:
+    """One report from the `report.json`s of evaluations run apart (e.g. one model each, at
+    once on several cores or machines), which must share the settings `SETTINGS`. Copies
+    each method's GIF and PNG strip into `output` and draws the plots of all methods there.
+    Each method's scores depend only on its run and the settings, so the merged report
+    equals the one a single evaluation of all the runs would write."""
+    reports = []
+    for source in sources:
+        path = Path(source) / "report.json"
+        if not path.is_file():
+            raise UserError(f"{path} does not exist: give directories that "
+                            "experiments.video_eval wrote with --output")
+        reports.append((Path(source), json.loads(path.read_text())))
+    first_source, merged = reports[0][0], dict(reports[0][1])
+    merged["methods"], merged["identity"] = {}, []
+    for source, report in reports:
+        for field in SETTINGS:
+            if report[field] != merged[field]:
+                raise UserError(f"{source} has {field}={report[field]}, {first_source} "
+                                f"{merged[field]}: merge evaluations of the same settings")
+        for name, result in report["methods"].items():
+            if name in merged["methods"]:
+                raise UserError(f"{name} is in two of the reports ({source}); give one per model")
+            merged["methods"][name] = result
+        merged["identity"] += report.get("identity", [])
+    if not merged["identity"]:
+        del merged["identity"]
+    Path(output).mkdir(parents=True, exist_ok=True)  # written only once all the reports agree
+    for source, report in reports:
+        for name in report["methods"]:
+            for suffix in (".gif", ".png"):
+                figure = source / f"{name.lower().replace('-', '_')}{suffix}"
+                if figure.is_file() and figure.resolve() != (Path(output) / figure.name).resolve():
+                    shutil.copyfile(figure, Path(output) / figure.name)
+    _plots(merged, Path(output))
+    return merged
+
+
+def format_report(report: dict) -> str:
+    """The quality table, and the identity table when the report has one."""
+    text = format_quality_table(report)
+    if report.get("identity"):
+        text += "\n\n" + format_identity_table(report["identity"])
+    return text
 
 
 def _plots(report: dict, output: Path) -> None:
