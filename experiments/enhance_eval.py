@@ -24,7 +24,7 @@ flags.DEFINE_integer("num_examples", None, "Test pairs to score (default: the wh
 flags.DEFINE_integer("batch_size", 500, "Images per batch.")
 flags.DEFINE_list("metrics", list(METRICS), "Metrics to compute.")
 flags.DEFINE_list("fid", [], "Methods whose outputs also get FID against the real test images "
-                  "(an Inception pass: about 20 min per 10k images on a 2-vCPU CPU).")
+                  "(an Inception pass: about 11 min per 10k images on a 2-vCPU CPU).")
 flags.DEFINE_string("output", None, "Write <output>.json and <output>.md (default: print only).")
 FLAGS = flags.FLAGS
 

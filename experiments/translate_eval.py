@@ -17,7 +17,7 @@ from genjax.studies.translation import format_table, translation_report
 flags.DEFINE_string("workdir", None, "A trained CycleGAN workdir (experiments.cyclegan).",
                     required=True)
 flags.DEFINE_integer("step", None, "Checkpoint step to use (default: the newest readable).")
-flags.DEFINE_bool("fid", False, "Also FID on the Inception network (about 20 min per 10k "
+flags.DEFINE_bool("fid", False, "Also FID on the Inception network (about 11 min per 10k "
                   "images on a 2-vCPU CPU; here 4 x 500 images per direction).")
 flags.DEFINE_integer("batch_size", 500, "Images per batch.")
 flags.DEFINE_string("output", None, "Write <output>.json, .md and .png (default: print only).")

@@ -12,7 +12,8 @@ method sees the same inputs) and scores each method's outputs:
   (`real_accuracy` in the record: on the clean targets);
 - fid, only for the methods named in `fid`: FID (genjax.eval.metrics, the TF FID
   Inception network) of the outputs against the same real test images. An Inception
-  pass over 10,000 images takes about 20 minutes on a 2-vCPU CPU, so it is opt-in
+  pass over 10,000 images takes about 11 minutes on a 2-vCPU CPU (ONNX Runtime at
+  15.8 images/s, bench/inception_throughput.txt), so it is opt-in
   per method; the real images' features and each method's (keyed by a digest of its
   output bytes) are cached on disk, so a rerun does not pay for them again.
 

@@ -13,7 +13,7 @@ reports:
   outputs of the first n source images against the target's second half, so
   that the floor row, real vs real (the target's first half against its second
   half), is comparable. FID runs the TF FID Inception network (genjax.eval.metrics;
-  about 20 minutes per 10,000 images on a 2-vCPU CPU, here 4 x n images);
+  about 11 minutes per 10,000 images on a 2-vCPU CPU, here 4 x n images);
 - cycle_psnr, cycle_ssim, cycle_l1: F(G(a)) against a (and G(F(b)) against b),
   over every source image (genjax.eval.enhancement, dm-pix, on [0, 1]).
 
