@@ -44,6 +44,19 @@ def tiny_model(prior: str) -> tuple[SVG, dict]:
     return model, model.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 1)))
 
 
+def test_gradient_energy_by_hand_and_lower_when_blurred():
+    frame = np.zeros((4, 4, 1), np.float32)
+    frame[1:3, 1:3] = 1.0  # a 2x2 square: 4 unit steps along the rows, 4 along the columns
+    assert float(video_metrics.gradient_energy(frame)) == pytest.approx(8 / 16)
+    edge = np.zeros((8, 8, 1), np.float32)
+    edge[:, 4:] = 1.0
+    ramp = np.zeros((8, 8, 1), np.float32)
+    ramp[:, 2:7, 0] = np.arange(1, 6) / 5  # the same edge over 5 pixels: 1/5 of the energy
+    ramp[:, 7:] = 1.0
+    sharp, soft = np.asarray(video_metrics.gradient_energy(np.stack([edge, ramp])))
+    assert sharp == pytest.approx(8 / 64) and soft == pytest.approx(sharp / 5)
+
+
 def test_kl_of_two_diagonal_gaussians_matches_monte_carlo():
     rng = np.random.default_rng(0)
     mean_q, mean_p = rng.normal(size=3), rng.normal(size=3)
@@ -223,8 +236,18 @@ def test_quality_report_scores_every_predicted_step_best_above_mean(loaded, tmp_
                                  batch_size=2)[0]
     np.testing.assert_allclose(again["ssim_mean"][1], ssim.mean(0), rtol=1e-5)
     np.testing.assert_allclose(again["ssim_best"][1], ssim[np.argmax(ssim.mean(1))], rtol=1e-5)
+    # Sharpness: gradient energy by hand, the true frames' and the samples' (mean over them).
+    frames = np.asarray(test["frames"][1, 2:], np.float64)
+    by_hand = (np.square(np.diff(frames, axis=1)).sum((1, 2, 3))
+               + np.square(np.diff(frames, axis=2)).sum((1, 2, 3))) / frames[0].size
+    np.testing.assert_allclose(again["energy_truth"][1], by_hand, rtol=1e-5)
+    np.testing.assert_allclose(
+        again["energy_mean"][1],
+        np.asarray(video_metrics.gradient_energy(futures[0, :, 2:])).mean(0), rtol=1e-5)
+    assert np.all(np.asarray(curves["energy_truth"]) > 0)
     assert {p.name for p in (tmp_path / "eval").iterdir()} == {
-        "psnr.png", "ssim.png", "svg_lp.gif", "svg_lp.png", "report.json"}
+        "psnr.png", "ssim.png", "sharpness.png", "svg_lp.gif", "svg_lp.png", "report.json"}
+    assert "| SVG-LP | " in study.format_sharpness_table(report)
     assert "| SVG-LP | best of 4 |" in study.format_quality_table(report)
     assert report["methods"]["SVG-LP"]["num_samples"] == 4
     # The deterministic model's futures are all the same: it is sampled once.
@@ -243,7 +266,7 @@ def test_merged_reports_equal_the_report_of_all_runs_and_reject_other_settings(l
     assert list(merged["methods"]) == ["SVG-LP", "SVG-FP"]
     assert merged["methods"]["SVG-LP"] == json.loads(json.dumps(first["methods"]["SVG-LP"]))
     assert {p.name for p in (tmp_path / "both").iterdir()} == {
-        "psnr.png", "ssim.png", "svg_lp.gif", "svg_lp.png"}
+        "psnr.png", "ssim.png", "sharpness.png", "svg_lp.gif", "svg_lp.png"}
     table = study.format_report(merged)
     assert "| SVG-LP | best of 4 |" in table and "| SVG-FP | best of 4 |" in table
     with pytest.raises(UserError, match="SVG-LP is in two of the reports"):

@@ -7,11 +7,13 @@ data seed `EVAL_SEED` of genjax/train/tasks/svg.py, so every run sees the same
 sequences): `num_sequences` test sequences, each continued from its first
 `num_cond` true frames by `num_samples` sampled futures of `num_future` frames,
 every predicted frame scored against the truth by PSNR and SSIM, best and mean
-over the samples (genjax/eval/video_metrics.py). The deterministic model draws the
+over the samples, and its sharpness (gradient energy) over the true frame's
+(genjax/eval/video_metrics.py). The deterministic model draws the
 same future every time, so it is sampled once. All runs must share the frames'
-spec and `num_cond`. It writes, under `output`: psnr.png and ssim.png (the metric
-against the predicted step, one line per method and statistic), a GIF and a PNG
-strip per method (4 sequences, the truth and 3 samples), and report.json.
+spec and `num_cond`. It writes, under `output`: psnr.png, ssim.png and
+sharpness.png (the metric against the predicted step, one line per method and
+statistic), a GIF and a PNG strip per method (4 sequences, the truth and 3
+samples), and report.json.
 
 `identity_report(workdir)` asks whether items keep their class: on the 1-item
 variant of the test set it crops the 28x28 window at the item's true position
@@ -104,6 +106,10 @@ def sampled_scores(run: Run, *, num_sequences: int, num_samples: int, num_future
         scores = video_metrics.frame_scores(test["frames"][chunk], futures)
         curves = video_metrics.best_and_mean(
             {k: np.asarray(v)[..., c.num_cond:] for k, v in scores.items()})
+        curves["energy_mean"] = np.asarray(
+            video_metrics.gradient_energy(futures[:, :, c.num_cond:])).mean(1)
+        curves["energy_truth"] = np.asarray(
+            video_metrics.gradient_energy(test["frames"][chunk][:, c.num_cond:]))
         for name, value in curves.items():
             per_sequence.setdefault(name, []).append(value)
         if figure is None:
@@ -204,15 +210,37 @@ def merge_reports(sources: list[str | Path], output: str | Path) -> dict:
     return merged
 
 
+def format_sharpness_table(report: dict, steps: tuple[int, ...] = (1, 5, 10, 15, 20)) -> str:
+    """A markdown table of `sharpness` at some predicted steps, one row per method."""
+    steps = tuple(s for s in steps if s <= report["num_future"])
+    lines = ["| method | " + " | ".join(f"sharpness @{s}" for s in steps) + " |",
+             "|---|" + "---:|" * len(steps)]
+    for name, result in report["methods"].items():
+        ratio = sharpness(result)
+        lines.append(f"| {name} | " + " | ".join(f"{ratio[s - 1]:.3f}" for s in steps) + " |")
+    return "\n".join(lines)
+
+
 def format_report(report: dict) -> str:
-    """The quality table, and the identity table when the report has one."""
-    text = format_quality_table(report)
+    """The quality and sharpness tables, and the identity table when the report has one."""
+    text = format_quality_table(report) + "\n\n" + format_sharpness_table(report)
     if report.get("identity"):
         text += "\n\n" + format_identity_table(report["identity"])
     return text
 
 
+def sharpness(result: dict) -> np.ndarray:
+    """Per predicted step: the samples' mean gradient energy over the true frames'."""
+    curves = result["curves"]
+    return np.asarray(curves["energy_mean"]) / np.asarray(curves["energy_truth"])
+
+
 def _plots(report: dict, output: Path) -> None:
+    video.plot_metric_curves(
+        {name: sharpness(result) for name, result in report["methods"].items()},
+        output / "sharpness.png", ylabel="gradient energy / the truth's", first_step=1,
+        title=f"Sharpness per predicted frame (1 = the truth's), "
+              f"{report['num_sequences']} test sequences")
     for metric, label in (("ssim", "SSIM"), ("psnr", "PSNR (dB)")):
         lines = {}
         for name, result in report["methods"].items():
