@@ -285,6 +285,8 @@ def test_identity_report_classifies_true_frames_and_predictions(loaded):
     assert report["num_samples"] == 4
     assert all(0 <= a <= 1 for a in report["accuracy"] + report["accuracy_located"])
     assert min(report["true_frames_accuracy"]) >= 0.5  # the classifier reads real items
+    assert min(report["true_frames_accuracy_located"]) >= 0.5  # and finds them
+    assert "| true frames (ceiling), located |" in study.format_identity_table([report])
 
 
 def test_generate_writes_futures_of_test_or_user_frames_and_rejects_bad_input(loaded, tmp_path):

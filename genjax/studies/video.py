@@ -290,7 +290,7 @@ def identity_report(workdir: Run | str | Path, *, num_sequences: int = 256,
     frames = [c.num_cond + s - 1 for s in steps]
     samples = samples_for(run, num_samples)
     correct = {"true": np.zeros(len(steps)), "located": np.zeros(len(steps))}
-    truth_correct = np.zeros(len(steps))
+    truth_correct = {"true": np.zeros(len(steps)), "located": np.zeros(len(steps))}
 
     def hits(crops: np.ndarray, label: np.ndarray) -> np.ndarray:
         predicted = accuracy.predicted_classes(
@@ -309,15 +309,19 @@ def identity_report(workdir: Run | str | Path, *, num_sequences: int = 256,
             correct["true"] += hits(moving.crop_items(predicted, positions)[:, :, 0], label)
             correct["located"] += hits(moving.crop_items(
                 predicted, moving.locate_item(predicted))[:, :, 0], label)
-        truth_correct += hits(moving.crop_items(test["frames"][chunk][:, frames],
-                                                positions)[:, :, 0], label)
+        truth = test["frames"][chunk][:, frames]
+        truth_correct["true"] += hits(moving.crop_items(truth, positions)[:, :, 0], label)
+        truth_correct["located"] += hits(moving.crop_items(
+            truth, moving.locate_item(truth))[:, :, 0], label)
     return {"method": method_name(run), "workdir": str(run.workdir), "step": run.step,
             "trained_items": c.moving.num_items, "num_sequences": num_sequences,
             "num_samples": samples, "steps": list(steps),
             "accuracy": [float(x) for x in correct["true"] / (num_sequences * samples)],
             "accuracy_located": [float(x)
                                  for x in correct["located"] / (num_sequences * samples)],
-            "true_frames_accuracy": [float(x) for x in truth_correct / num_sequences],
+            "true_frames_accuracy": [float(x) for x in truth_correct["true"] / num_sequences],
+            "true_frames_accuracy_located": [float(x)
+                                             for x in truth_correct["located"] / num_sequences],
             "seconds": time.perf_counter() - started}
 
 
@@ -330,8 +334,10 @@ def format_identity_table(reports: list[dict]) -> str:
             lines.append(f"| {r['method']} ({r['num_samples']} samples), {where} | "
                          f"{r['trained_items']}-item frames | "
                          + " | ".join(f"{100 * a:.1f}%" for a in r[key]) + " |")
-    lines.append("| true frames (ceiling) | | " + " | ".join(
-        f"{100 * a:.1f}%" for a in reports[0]["true_frames_accuracy"]) + " |")
+    for key, where in (("true_frames_accuracy", "true position"),
+                       ("true_frames_accuracy_located", "located")):
+        lines.append(f"| true frames (ceiling), {where} | | " + " | ".join(
+            f"{100 * a:.1f}%" for a in reports[0][key]) + " |")
     return "\n".join(lines)
 
 
