@@ -18,8 +18,7 @@ from pathlib import Path
 from absl import flags
 
 from experiments import launch
-from genjax.errors import UserError
-from genjax.studies import video as study
+from genjax.errors import UserError, check_counts
 
 flags.DEFINE_list("workdirs", None, "Trained SVG workdirs (experiments.svg), one per model.")
 flags.DEFINE_integer("num_sequences", 256, "Test sequences.")
@@ -34,9 +33,25 @@ flags.DEFINE_string("output", None, "Directory for the figures and reports (defa
 FLAGS = flags.FLAGS
 
 
-def score() -> dict:
-    study.check_counts(num_sequences=FLAGS.num_sequences, num_samples=FLAGS.num_samples,
-                       num_future=FLAGS.num_future, batch_size=FLAGS.batch_size)
+def check() -> None:
+    """The flags alone, before JAX, flax and TensorFlow are imported."""
+    if bool(FLAGS.workdirs) == bool(FLAGS.merge):
+        raise UserError("give --workdirs (runs to score) or --merge (reports to combine), "
+                        "one of the two")
+    if FLAGS.merge:
+        if not FLAGS.output:
+            raise UserError("--merge needs --output, the directory for the combined report")
+        for source in FLAGS.merge:
+            if not Path(source, "report.json").is_file():
+                raise UserError(f"{Path(source, 'report.json')} does not exist: give "
+                                "directories that experiments.video_eval wrote with --output")
+    else:
+        check_counts(num_sequences=FLAGS.num_sequences, num_samples=FLAGS.num_samples,
+                     num_future=FLAGS.num_future, batch_size=FLAGS.batch_size,
+                     identity_samples=FLAGS.identity_samples)
+
+
+def score(study) -> dict:
     runs = [study.load_video_run(w) for w in FLAGS.workdirs]  # loaded once, for both reports
     report = study.quality_report(runs, num_sequences=FLAGS.num_sequences,
                                   num_samples=FLAGS.num_samples, num_future=FLAGS.num_future,
@@ -50,12 +65,9 @@ def score() -> dict:
 
 
 def main() -> None:
-    if bool(FLAGS.workdirs) == bool(FLAGS.merge):
-        raise UserError("give --workdirs (runs to score) or --merge (reports to combine), "
-                        "one of the two")
-    if FLAGS.merge and not FLAGS.output:
-        raise UserError("--merge needs --output, the directory for the combined report")
-    report = study.merge_reports(FLAGS.merge, FLAGS.output) if FLAGS.merge else score()
+    from genjax.studies import video as study  # JAX, flax and TensorFlow: after `check`
+
+    report = study.merge_reports(FLAGS.merge, FLAGS.output) if FLAGS.merge else score(study)
     text = study.format_report(report)
     print(text)
     if FLAGS.output:
@@ -64,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    launch.command(main)
+    launch.command(main, check)

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from genjax.data import moving
-from genjax.errors import UserError
+from genjax.errors import UserError, check_counts
 from genjax.eval import accuracy, video, video_metrics
 from genjax.models import pretrained
 from genjax.train.runs import Run, load_run
@@ -122,13 +122,6 @@ def samples_for(run: Run, num_samples: int) -> int:
     """Futures to draw per sequence: 1 for the deterministic model, whose futures are all the
     same, else `num_samples`."""
     return 1 if run.config.model.prior == "none" else num_samples
-
-
-def check_counts(**counts: int) -> None:
-    """A one-line `UserError` for the first count below 1."""
-    for name, value in counts.items():
-        if value < 1:
-            raise UserError(f"{name} must be at least 1, got {value}")
 
 
 def quality_report(workdirs: list[Run | str | Path], *, num_sequences: int = 256,
@@ -331,7 +324,8 @@ def format_identity_table(reports: list[dict]) -> str:
              "|---|---|" + "---:|" * len(steps)]
     for r in reports:
         for key, where in (("accuracy", "true position"), ("accuracy_located", "located")):
-            lines.append(f"| {r['method']} ({r['num_samples']} samples), {where} | "
+            futures = f"{r['num_samples']} sample{'s' if r['num_samples'] > 1 else ''}"
+            lines.append(f"| {r['method']} ({futures}), {where} | "
                          f"{r['trained_items']}-item frames | "
                          + " | ".join(f"{100 * a:.1f}%" for a in r[key]) + " |")
     for key, where in (("true_frames_accuracy", "true position"),
