@@ -9,7 +9,7 @@ GIF and a PNG strip per method, report.json and report.md. The deterministic mod
 sampled once (its futures are all the same). With --identity, also the shipped
 classifier's accuracy on each predicted item of the 1-item test set at steps 5, 10, 20
 and 100, cropped at the item's true position and where the predicted frame shows it.
-See genjax/studies/video.py.
+See genjax/studies/video.py and video_report.py.
 """
 
 import json
@@ -65,10 +65,13 @@ def score(study) -> dict:
 
 
 def main() -> None:
-    from genjax.studies import video as study  # JAX, flax and TensorFlow: after `check`
+    # JAX, flax and TensorFlow: after `check`.
+    from genjax.studies import video as study
+    from genjax.studies import video_report
 
-    report = study.merge_reports(FLAGS.merge, FLAGS.output) if FLAGS.merge else score(study)
-    text = study.format_report(report)
+    report = (video_report.merge_reports(FLAGS.merge, FLAGS.output) if FLAGS.merge
+              else score(study))
+    text = video_report.format_report(report)
     print(text)
     if FLAGS.output:
         Path(FLAGS.output, "report.md").write_text(text + "\n")

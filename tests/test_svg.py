@@ -19,6 +19,7 @@ from genjax.losses.svg import diagonal_gaussian_kl, svg_loss
 from genjax.models.svg import SVG
 from genjax.models.svg_rollout import generate, sample_futures, teacher_forced
 from genjax.studies import video as study
+from genjax.studies import video_report
 from genjax.train.loop import fit
 from genjax.train.tasks import TASKS, Task
 from genjax.train.tasks.svg import SVGTask
@@ -247,8 +248,8 @@ def test_quality_report_scores_every_predicted_step_best_above_mean(loaded, tmp_
     assert np.all(np.asarray(curves["energy_truth"]) > 0)
     assert {p.name for p in (tmp_path / "eval").iterdir()} == {
         "psnr.png", "ssim.png", "sharpness.png", "svg_lp.gif", "svg_lp.png", "report.json"}
-    assert "| SVG-LP | " in study.format_sharpness_table(report)
-    assert "| SVG-LP | best of 4 |" in study.format_quality_table(report)
+    assert "| SVG-LP | " in video_report.format_sharpness_table(report)
+    assert "| SVG-LP | best of 4 |" in video_report.format_quality_table(report)
     assert report["methods"]["SVG-LP"]["num_samples"] == 4
     # The deterministic model's futures are all the same: it is sampled once.
     assert study.samples_for(loaded._replace(config=tiny_config("svg_det")), 100) == 1
@@ -262,19 +263,19 @@ def test_merged_reports_equal_the_report_of_all_runs_and_reject_other_settings(l
     second["methods"] = {"SVG-FP": second["methods"]["SVG-LP"]}
     (tmp_path / "fp").mkdir()
     (tmp_path / "fp" / "report.json").write_text(json.dumps(second))
-    merged = study.merge_reports([tmp_path / "lp", tmp_path / "fp"], tmp_path / "both")
+    merged = video_report.merge_reports([tmp_path / "lp", tmp_path / "fp"], tmp_path / "both")
     assert list(merged["methods"]) == ["SVG-LP", "SVG-FP"]
     assert merged["methods"]["SVG-LP"] == json.loads(json.dumps(first["methods"]["SVG-LP"]))
     assert {p.name for p in (tmp_path / "both").iterdir()} == {
         "psnr.png", "ssim.png", "sharpness.png", "svg_lp.gif", "svg_lp.png"}
-    table = study.format_report(merged)
+    table = video_report.format_report(merged)
     assert "| SVG-LP | best of 4 |" in table and "| SVG-FP | best of 4 |" in table
     with pytest.raises(UserError, match="SVG-LP is in two of the reports"):
-        study.merge_reports([tmp_path / "lp", tmp_path / "lp"], tmp_path / "never")
+        video_report.merge_reports([tmp_path / "lp", tmp_path / "lp"], tmp_path / "never")
     second["num_samples"] = 5
     (tmp_path / "fp" / "report.json").write_text(json.dumps(second))
     with pytest.raises(UserError, match="num_samples=5"):
-        study.merge_reports([tmp_path / "lp", tmp_path / "fp"], tmp_path / "never")
+        video_report.merge_reports([tmp_path / "lp", tmp_path / "fp"], tmp_path / "never")
     assert not (tmp_path / "never").exists()
 
 
@@ -286,7 +287,7 @@ def test_identity_report_classifies_true_frames_and_predictions(loaded):
     assert all(0 <= a <= 1 for a in report["accuracy"] + report["accuracy_located"])
     assert min(report["true_frames_accuracy"]) >= 0.5  # the classifier reads real items
     assert min(report["true_frames_accuracy_located"]) >= 0.5  # and finds them
-    assert "| true frames (ceiling), located |" in study.format_identity_table([report])
+    assert "| true frames (ceiling), located |" in video_report.format_identity_table([report])
 
 
 def test_generate_writes_futures_of_test_or_user_frames_and_rejects_bad_input(loaded, tmp_path):
